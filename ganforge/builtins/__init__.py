@@ -1,0 +1,35 @@
+"""The core's own plugin: adversarial objectives and data sources.
+
+It is registered through the ``ganforge`` entry-point group (``core = "ganforge.builtins"``)
+exactly like a third-party plugin, and can be switched off the same way. Factories are named
+as ``"module:attr"`` strings so that listing plugins never imports torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ganforge.builtins import options as o
+from ganforge.hookspecs import hookimpl
+
+
+@hookimpl
+def register_objectives(register: Any) -> None:
+    register("nonsaturating", "ganforge.builtins.objectives:NonSaturating",
+             help="Goodfellow's GAN loss with the non-saturating generator loss (BCE on logits).")
+    register("hinge", "ganforge.builtins.objectives:Hinge", help="Hinge loss (SAGAN, BigGAN).")
+    register("wasserstein", "ganforge.builtins.objectives:Wasserstein",
+             help="Wasserstein critic loss (pair with a Lipschitz regularizer).")
+
+
+@hookimpl
+def register_datasets(register: Any) -> None:
+    register("synthetic", "ganforge.data.synthetic:load", o.SyntheticOptions,
+             help="Random blobs made on the fly; for tests and smoke runs.")
+    register("idx", "ganforge.data.idx:load", o.IdxOptions,
+             help="Local MNIST-format idx / idx.gz image and label files.")
+    for name in ("mnist", "fashion_mnist", "cifar10"):
+        register(name, f"ganforge.data.torchvision_sources:load_{name}", o.TorchvisionOptions,
+                 help=f"torchvision's {name} (downloaded on first use when download = true).")
+    register("image_folder", "ganforge.data.torchvision_sources:load_image_folder", o.ImageFolderOptions,
+             help="Your own images: one folder per class (torchvision ImageFolder), resized in memory.")

@@ -1,0 +1,208 @@
+"""The ``ganforge`` command line: a thin Typer layer over library functions.
+
+Heavy imports (torch) happen inside the commands that train or sample, so ``--help``,
+``plugins`` and ``validate`` start fast. Every user error ends in one line per problem on
+stderr and a non-zero exit; ``GANFORGE_DEBUG=1`` shows the traceback too.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from ganforge.errors import GanforgeError
+
+app = typer.Typer(
+    name="ganforge",
+    help="A plugin-based GAN framework: train, sample, evaluate and compare GANs from TOML recipes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a recipe key, e.g. --set train.steps=200 (repeatable).", show_default=False),
+]
+
+
+def _err(message: str) -> None:
+    for line in str(message).splitlines() or [""]:
+        typer.echo(f"error: {line}", err=True)
+
+
+def guarded(fn: F) -> F:
+    """Turn ganforge's errors (and a few OS ones) into one-line messages and exit codes."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except GanforgeError as exc:
+            if os.environ.get("GANFORGE_DEBUG"):
+                raise
+            _err(str(exc))
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            _err("interrupted")
+            raise typer.Exit(130) from None
+        except OSError as exc:
+            if os.environ.get("GANFORGE_DEBUG"):
+                raise
+            _err(f"{exc.filename or ''}{': ' if exc.filename else ''}{exc.strerror or exc}")
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _registry() -> Any:
+    from ganforge.registry import load_registry
+
+    registry = load_registry()
+    for warning in registry.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    return registry
+
+
+def _device_arg(device: str | None) -> str | None:
+    return device
+
+
+# --- plugins -----------------------------------------------------------------------------------
+@app.command()
+@guarded
+def plugins(
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+) -> None:
+    """List every plugin: distribution, version, source, and what it registers."""
+    registry = _registry()
+    rows = [
+        {
+            "name": p.name,
+            "distribution": p.distribution,
+            "version": p.version,
+            "source": p.source,
+            "provides": {kind: sorted(e.name for e in p.provides if e.kind == kind)
+                         for kind in sorted({e.kind for e in p.provides})},
+            "error": p.error,
+        }
+        for p in sorted(registry.plugins.values(), key=lambda p: p.name)
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="ganforge plugins")
+    for col in ("plugin", "distribution", "version", "source", "provides"):
+        table.add_column(col)
+    for r in rows:
+        provides = "\n".join(f"{k}: {', '.join(v)}" for k, v in r["provides"].items())
+        if r["error"]:
+            provides = f"[red]{r['error']}[/red]" + ("\n" + provides if provides else "")
+        table.add_row(r["name"], r["distribution"] or "-", r["version"] or "-", r["source"], provides)
+    Console().print(table)
+
+
+# --- validate ------------------------------------------------------------------------------------
+@app.command()
+@guarded
+def validate(
+    recipe: Annotated[Path, typer.Argument(help="Recipe TOML file.", show_default=False)],
+    set_: SetOption = None,
+) -> None:
+    """Check a recipe (and --set overrides) without training."""
+    from ganforge.recipe import load_recipe
+
+    resolved = load_recipe(recipe, _registry(), set_ or [])
+    r = resolved.recipe
+    factors = ", ".join(f"{f.name}:{f.kind}" for f in r.latent.factors) or "none"
+    typer.echo(f"{recipe}: OK — method {r.model.method}, data {r.data.source}, generator {r.generator.kind}, "
+               f"critic {r.critic.kind}, objective {r.objective.kind}, factors {factors}, {r.train.steps} steps")
+
+
+# --- run -------------------------------------------------------------------------------------------
+@app.command()
+@guarded
+def run(
+    recipe: Annotated[Path | None, typer.Argument(help="Recipe TOML file (omit with --resume).", show_default=False)] = None,
+    set_: SetOption = None,
+    out: Annotated[str | None, typer.Option(help="Parent directory for the run directory [default: run.out].")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N, mps or auto [default: run.device].")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue the run in this directory from its latest checkpoint.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+) -> None:
+    """Train a GAN from a recipe; prints the run directory it creates."""
+    from ganforge.engine import train
+    from ganforge.recipe import load_recipe
+    from ganforge.runs import new_run_dir, run_recipe
+
+    registry = _registry()
+    command = "ganforge run " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "ganforge run"
+    if resume is not None:
+        if recipe is not None:
+            raise GanforgeError("give either a RECIPE or --resume RUN_DIR, not both")
+        resolved = run_recipe(resume, registry, set_ or [])
+        run_dir = resume
+    else:
+        if recipe is None:
+            raise GanforgeError("missing RECIPE (or --resume RUN_DIR); see `ganforge run --help`")
+        resolved = load_recipe(recipe, registry, set_ or [])
+        run_dir = new_run_dir(resolved.recipe.run.name, out or resolved.recipe.run.out)
+    typer.echo(f"run directory: {run_dir}")
+    result = train(resolved, registry, run_dir, resume=resume is not None, device=device, progress=progress,
+                   command=command, say=lambda m: typer.echo(m, err=True))
+    summary = "  ".join(f"{k}={v:.4g}" for k, v in sorted(result.metrics.items()))
+    typer.echo(f"finished step {result.step}: {summary}")
+    typer.echo(f"samples: {run_dir / 'samples'}   checkpoints: {run_dir / 'checkpoints'}")
+
+
+# --- sample -----------------------------------------------------------------------------------------
+@app.command()
+@guarded
+def sample(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.", show_default=False)],
+    n: Annotated[int, typer.Option("-n", min=1, max=4096, help="Number of images.")] = 64,
+    out: Annotated[Path, typer.Option(help="PNG file to write.")] = Path("samples.png"),
+    seed: Annotated[int, typer.Option(help="Seed for the latent draw.")] = 0,
+    device: Annotated[str, typer.Option(help="cpu, cuda, mps or auto.")] = "auto",
+) -> None:
+    """Draw a grid of samples from a trained run's generator."""
+    import math
+
+    import torch
+
+    from ganforge.devices import select_device
+    from ganforge.pictures import generate, save_grid
+    from ganforge.runs import load_run
+
+    loaded = load_run(run_dir, _registry(), select_device(device))
+    spec = loaded.system.spec
+    g = torch.Generator().manual_seed(seed)
+    latent = spec.sample(n, g, "cpu")
+    dev = next(loaded.system.generator.parameters()).device
+    latent.noise = latent.noise.to(dev)
+    latent.codes = {k: v.to(dev) for k, v in latent.codes.items()}
+    images = generate(loaded.system.generator, spec, latent)
+    save_grid(images, out, nrow=max(1, int(math.sqrt(n))))
+    typer.echo(f"wrote {n} samples from step {loaded.step} to {out}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,396 @@
+"""The training loop: alternating critic and generator steps, as in Goodfellow et al. / InfoGAN.
+
+The engine owns optimizers, devices, precision, logging, samples and checkpoints. Methods and
+regularizers only return loss terms. Per-step numbers stay on the device and are read once
+per logging interval, so there is no host synchronisation inside the step.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ganforge import __version__, checkpoint
+from ganforge.data.stream import BatchStream
+from ganforge.devices import autocast_dtype, select_device
+from ganforge.errors import DivergenceError, GanforgeError
+from ganforge.events import CheckpointSaved, MetricsLogged, RunFinished, RunStarted, SamplesSaved
+from ganforge.interfaces import DataContext, ImageData, StepView, Terms
+from ganforge.recipe import Resolved
+from ganforge.registry import Registry
+from ganforge.system import System, blame, build_system
+
+
+def load_data(resolved: Resolved, cache_dir: str = "~/.cache/ganforge") -> ImageData:
+    """Build the recipe's data source (and apply ``data.limit``)."""
+    entry, options = resolved.data
+    ctx = DataContext(seed=resolved.recipe.run.seed, cache_dir=cache_dir, recipe_dir=str(Path(resolved.source).parent))
+    with blame(entry.plugin, f"loading data source {entry.name!r}"):
+        data: ImageData = entry.build(options, ctx)
+    limit = resolved.recipe.data.limit
+    if limit is not None and limit < len(data):
+        data = ImageData(data.images[:limit], None if data.labels is None else data.labels[:limit], data.num_classes,
+                         None if data.factors is None else {k: v[:limit] for k, v in data.factors.items()},
+                         data.factor_kinds, data.description + f", first {limit}")
+    return data
+
+
+@dataclass
+class Optimizers:
+    generator: torch.optim.Adam
+    critic: torch.optim.Adam
+
+
+def make_optimizers(system: System, resolved: Resolved) -> Optimizers:
+    """One Adam per network; each regularizer's parameters join the optimizer it names."""
+    opt = resolved.recipe.optim
+    g_params = list(system.generator.parameters())
+    d_params = list(system.critic.parameters())
+    for reg in system.regularizers.values():
+        (g_params if reg.optimizer == "generator" else d_params).extend(reg.parameters())
+
+    def adam(params: list, cfg: Any) -> torch.optim.Adam:
+        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+
+    return Optimizers(adam(g_params, opt.generator), adam(d_params, opt.critic))
+
+
+class Trainer:
+    """One run's state: networks, optimizers, data stream, RNGs and the step counter."""
+
+    def __init__(self, resolved: Resolved, data: ImageData, device: torch.device) -> None:
+        self.resolved = resolved
+        self.recipe = resolved.recipe
+        self.device = device
+        seed = self.recipe.run.seed
+        torch.manual_seed(seed)  # weight initialisation
+        self.system = build_system(resolved, data.image_shape, data.num_classes).to(device)
+        self.opt = make_optimizers(self.system, resolved)
+        self.stream = BatchStream(data, self.recipe.data.batch_size, seed, device)
+        self.latent_rng = torch.Generator(device=device).manual_seed(seed + 1)
+        self.autocast = autocast_dtype(self.recipe.train.precision, device)
+        self.step = 0
+        self._acc: dict[str, Tensor] = {}
+        self._acc_count = 0
+        self._critic_regs = [r for r in self.system.regularizers.values() if r.optimizer == "critic"]
+
+    # --- the algorithm -------------------------------------------------------------------------
+    def _cast(self) -> Any:
+        if self.autocast is None:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast)
+
+    def _apply(self, phase: str, view: StepView, adversarial: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """Sum the adversarial loss and every regularizer's terms for this phase."""
+        losses = {"adv": adversarial}
+        logs: dict[str, Tensor] = {}
+        for name, reg in self.system.regularizers.items():
+            with blame(self.system.owners[f"regularizers.{name}"], f"regularizer {name!r} ({phase} phase)"):
+                terms: Terms = reg.critic_terms(view) if phase == "critic" else reg.generator_terms(view)
+            losses.update({f"{k}": v for k, v in terms.losses.items()})
+            logs.update(terms.logs)
+        total = torch.stack([v.float() for v in losses.values()]).sum()
+        record = {f"{phase}/{k}": v.detach().float() for k, v in {**losses, **logs}.items()}
+        return total, record
+
+    def critic_step(self) -> dict[str, Tensor]:
+        """max_D V(D, G) (+ regularizer terms, e.g. Q's NLL on the same fake batch)."""
+        s, G, D = self.system.spec, self.system.generator, self.system.critic
+        real, labels = self.stream.next()
+        latent = s.sample(len(real), self.latent_rng, self.device)
+        with torch.no_grad(), self._cast():
+            fake = G(s.generator_input(latent))
+        with self._cast():
+            if self.recipe.train.joint_critic_pass:
+                feats = D.features(torch.cat([real, fake.to(real.dtype)]))
+                real_f, fake_f = feats.split(len(real))
+            else:
+                real_f, fake_f = D.features(real), D.features(fake)
+            adv = self.system.objective.critic_loss(D.head(real_f).float(), D.head(fake_f).float())
+            view = StepView("critic", self.step, s, latent, fake, fake_f, real, real_f, labels)
+            loss, record = self._apply("critic", view, adv)
+        self.opt.critic.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.critic.step()
+        return record
+
+    def generator_step(self) -> dict[str, Tensor]:
+        """min_G V(D, G) (+ e.g. λ·NLL of the codes under Q): one critic trunk pass feeds both."""
+        s, G, D = self.system.spec, self.system.generator, self.system.critic
+        latent = s.sample(self.recipe.data.batch_size, self.latent_rng, self.device)
+        frozen = [D, *self._critic_regs]
+        for m in frozen:
+            m.requires_grad_(False)  # no weight gradients for the critic side: cheaper, same result
+        try:
+            with self._cast():
+                fake = G(s.generator_input(latent))
+                fake_f = D.features(fake)
+                adv = self.system.objective.generator_loss(D.head(fake_f).float())
+                view = StepView("generator", self.step, s, latent, fake, fake_f)
+                loss, record = self._apply("generator", view, adv)
+            self.opt.generator.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.generator.step()
+        finally:
+            for m in frozen:
+                m.requires_grad_(True)
+        return record
+
+    def train_step(self) -> None:
+        record: dict[str, Tensor] = {}
+        for _ in range(self.recipe.train.n_critic):
+            record.update(self.critic_step())
+        record.update(self.generator_step())
+        for k, v in record.items():
+            self._acc[k] = self._acc[k] + v if k in self._acc else v.clone()
+        self._acc_count += 1
+        self.step += 1
+
+    def pop_metrics(self) -> dict[str, float]:
+        """Means over the steps since the last call (one host sync per logging interval)."""
+        if not self._acc_count:
+            return {}
+        keys = sorted(self._acc)
+        values = (torch.stack([self._acc[k] for k in keys]) / self._acc_count).tolist()
+        self._acc, self._acc_count = {}, 0
+        return dict(zip(keys, values, strict=True))
+
+    # --- state ----------------------------------------------------------------------------------
+    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        tensors: dict[str, Tensor] = {}
+        for prefix, module in self.system.modules().items():
+            tensors.update({f"{prefix}.{k}": v for k, v in module.state_dict().items()})
+        meta: dict[str, Any] = {"optimizers": {}}
+        for name in ("generator", "critic"):
+            t, m = checkpoint.flatten_optimizer(f"optim.{name}", getattr(self.opt, name).state_dict())
+            tensors.update(t)
+            meta["optimizers"][name] = m
+        tensors["rng.latent"] = self.latent_rng.get_state()
+        tensors["rng.torch"] = torch.get_rng_state()
+        if self.device.type == "cuda":
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        tensors.update({f"acc.{k}": v for k, v in self._acc.items()})
+        meta.update(step=self.step, stream=self.stream.state_dict(), acc_count=self._acc_count)
+        return tensors, meta
+
+    def load_state(self, tensors: dict[str, Tensor], meta: dict[str, Any], restore_rng: bool = True) -> None:
+        for prefix, module in self.system.modules().items():
+            sub = {k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+            try:
+                module.load_state_dict(sub, strict=True)
+            except RuntimeError as exc:
+                raise GanforgeError(f"checkpoint does not fit this recipe's {prefix}: {str(exc).splitlines()[0]}") from None
+        for name in ("generator", "critic"):
+            state = checkpoint.unflatten_optimizer(f"optim.{name}", tensors, meta["optimizers"][name])
+            getattr(self.opt, name).load_state_dict(state)
+        if restore_rng:
+            self.latent_rng.set_state(tensors["rng.latent"])
+            torch.set_rng_state(tensors["rng.torch"])
+            if self.device.type == "cuda" and "rng.cuda" in tensors:
+                torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+        self._acc = {k[4:]: v.to(self.device) for k, v in tensors.items() if k.startswith("acc.")}
+        self._acc_count = int(meta["acc_count"])
+        self.stream.load_state_dict(meta["stream"])
+        self.step = int(meta["step"])
+
+
+# --- the run ----------------------------------------------------------------------------------
+class _Interrupts:
+    """First SIGINT/SIGTERM asks the loop to checkpoint and stop; a second SIGINT stops at once."""
+
+    def __init__(self) -> None:
+        self.requested: str | None = None
+        self._old: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+
+    @contextmanager
+    def installed(self) -> Iterator[_Interrupts]:
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        except ValueError:  # not the main thread: leave signals alone
+            pass
+        try:
+            yield self
+        finally:
+            for sig, old in self._old.items():
+                signal.signal(sig, old)
+
+
+class Interrupted(GanforgeError):
+    exit_code = 130
+
+
+def check_finite(step: int, metrics: dict[str, float], system: System) -> None:
+    """Raise DivergenceError naming the step and the loss term (or weights) that went NaN/Inf."""
+    for key, value in metrics.items():
+        if not math.isfinite(value):
+            raise DivergenceError(f"training diverged at step {step}: loss term {key!r} is {value}; "
+                                  "the last checkpoint is intact (lower the learning rate, then --resume)")
+    for prefix, module in system.modules().items():
+        params = [p for p in module.parameters()]
+        if params and not bool(torch.isfinite(torch.stack([p.detach().float().sum() for p in params])).all()):
+            bad = next(n for n, p in module.named_parameters() if not torch.isfinite(p).all())
+            raise DivergenceError(f"training diverged at step {step}: weights {prefix}.{bad} contain NaN/Inf; "
+                                  "the last checkpoint is intact")
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    step: int
+    reason: str
+    metrics: dict[str, float]
+
+
+def _versions(registry: Registry) -> dict[str, Any]:
+    return {"ganforge": __version__, "torch": torch.__version__,
+            "plugins": {n: p.version for n, p in sorted(registry.plugins.items())}}
+
+
+def _truncate_metrics(path: Path, last_step: int) -> None:
+    """Keep only the lines a resumed run will not write again (no duplicates, no gaps)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line)["step"] <= last_step:
+                kept.append(line)
+        except (json.JSONDecodeError, KeyError, TypeError):
+            break  # a torn last line from a kill: drop it and everything after
+    checkpoint.atomic_write(path, ("\n".join(kept) + "\n" if kept else "").encode())
+
+
+def train(
+    resolved: Resolved,
+    registry: Registry,
+    run_dir: Path,
+    *,
+    resume: bool = False,
+    device: str | None = None,
+    progress: bool = True,
+    command: str = "ganforge run",
+    say: Callable[[str], None] = print,
+    restore_rng: bool = True,
+) -> RunResult:
+    """Train (or continue) the run in ``run_dir``; returns when done, interrupted or failed."""
+    from ganforge.pictures import fixed_latent, generate, save_grid, save_traversal
+    from ganforge.runs import METRICS_FILE, write_recipe
+
+    recipe = resolved.recipe
+    cfg = recipe.train
+    dev = select_device(device or recipe.run.device)
+    data = load_data(resolved)
+    trainer = Trainer(resolved, data, dev)
+    ckpt_dir = run_dir / "checkpoints"
+    metrics_path = run_dir / METRICS_FILE
+    if resume:
+        found = checkpoint.load_latest(ckpt_dir, warn=say)
+        if found is None:
+            say(f"no valid checkpoint in {ckpt_dir}; starting from step 0")
+        else:
+            trainer.load_state(*found, restore_rng=restore_rng)
+            say(f"resuming from step {trainer.step}")
+        _truncate_metrics(metrics_path, trainer.step)
+    else:
+        write_recipe(run_dir, resolved.raw, command)
+    registry.track(RunStarted(run_dir, trainer.step, resolved.raw))
+    static_meta = {"image_shape": list(data.image_shape), "num_classes": data.num_classes,
+                   "versions": _versions(registry), "recipe": resolved.raw}
+    sample_latent = fixed_latent(trainer.system.spec, cfg.sample_grid, recipe.run.seed, dev)
+    nrow = max(1, int(math.sqrt(cfg.sample_grid)))
+
+    def save_checkpoint() -> None:
+        tensors, meta = trainer.state()
+        path = checkpoint.save(ckpt_dir, trainer.step, tensors, {**meta, **static_meta}, cfg.keep_checkpoints)
+        registry.track(CheckpointSaved(trainer.step, path))
+
+    def save_samples() -> None:
+        s = trainer.step
+        paths = [save_grid(generate(trainer.system.generator, trainer.system.spec, sample_latent),
+                           run_dir / "samples" / f"step-{s:08d}.png", nrow=nrow)]
+        for f in trainer.system.spec.factors:
+            paths.append(save_traversal(trainer.system.generator, trainer.system.spec, f.name,
+                                        run_dir / "traversals" / f"{f.name}-step-{s:08d}.png", seed=recipe.run.seed))
+        registry.track(SamplesSaved(s, paths))
+
+    last: dict[str, float] = {}
+    reason = "completed"
+    t_log, step_log = time.perf_counter(), trainer.step
+    bar = _progress(progress, cfg.steps, trainer.step)
+    with _Interrupts().installed() as interrupts, bar as live, metrics_path.open("a") as mfile:
+        task = live.add_task(recipe.run.name, total=cfg.steps, completed=trainer.step, info="")
+        try:
+            while trainer.step < cfg.steps:
+                trainer.train_step()
+                s = trainer.step
+                if s % cfg.log_every == 0 or s == cfg.steps:
+                    metrics = trainer.pop_metrics()
+                    check_finite(s, metrics, trainer.system)
+                    now = time.perf_counter()
+                    rate = (s - step_log) * recipe.data.batch_size / max(now - t_log, 1e-9)
+                    t_log, step_log = now, s
+                    last = {**metrics, "images_per_s": rate}
+                    mfile.write(json.dumps({"step": s, **metrics, "images_per_s": round(rate, 1)}) + "\n")
+                    mfile.flush()
+                    registry.track(MetricsLogged(s, last))
+                    live.update(task, info=_short(metrics))
+                if s % cfg.sample_every == 0 or s == cfg.steps:
+                    save_samples()
+                if s % cfg.checkpoint_every == 0 or s == cfg.steps:
+                    save_checkpoint()
+                live.update(task, completed=s)
+                if interrupts.requested:
+                    save_checkpoint()
+                    reason = "interrupted"
+                    say(f"{interrupts.requested}: checkpoint saved at step {s}; continue with "
+                        f"`ganforge run --resume {run_dir}`")
+                    break
+        except DivergenceError:
+            registry.track(RunFinished(run_dir, trainer.step, "diverged"))
+            raise
+    registry.track(RunFinished(run_dir, trainer.step, reason))
+    if reason == "interrupted":
+        raise Interrupted(f"interrupted at step {trainer.step}; resume with `ganforge run --resume {run_dir}`")
+    return RunResult(run_dir, trainer.step, reason, last)
+
+
+def _short(metrics: dict[str, float]) -> str:
+    keys = [k for k in metrics if k.endswith("/adv") or k.endswith("L_I")][:4]
+    return "  ".join(f"{k}={metrics[k]:.3f}" for k in keys)
+
+
+def _rate_column() -> Any:
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            return Text("  -.- steps/s" if task.speed is None else f"{task.speed:5.1f} steps/s")
+
+    return Rate()
+
+
+def _progress(enabled: bool, total: int, done: int) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        _rate_column(), TimeElapsedColumn(), TextColumn("ETA"),
+        TimeRemainingColumn(), TextColumn("{task.fields[info]}"), disable=not enabled, transient=False,
+    )

@@ -1,0 +1,233 @@
+"""The public contracts between the engine and plugins.
+
+Networks are plain ``nn.Module`` subclasses. A *method* composes a latent spec, an objective
+and regularizers; the *engine* owns the loop, optimizers, devices, logging and checkpoints.
+Nothing here calls ``backward()`` or ``step()``: plugins return loss terms, the engine optimises.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import torch
+from torch import Tensor, nn
+
+from ganforge.methods import Method  # noqa: F401 - re-exported: part of the contracts
+
+if TYPE_CHECKING:
+    from ganforge.latent import LatentBatch, LatentSpec
+
+
+# --- latent codes -----------------------------------------------------------------------------
+class LatentFactor(ABC):
+    """One structured latent code factor c_i: its prior, its encoding for G, its posterior in Q.
+
+    Values are tensors with a leading batch dimension; their dtype and trailing shape are the
+    factor's own business (a categorical factor uses ``int64`` indices of shape ``(B,)``,
+    a continuous one ``float`` of shape ``(B,)``). Everything else sees only the methods below.
+    """
+
+    #: ``True`` for factors whose values are discrete classes (shown as such in traversals and eval).
+    discrete: ClassVar[bool] = False
+
+    def __init__(self, name: str, lam: float = 1.0) -> None:
+        self.name = name
+        self.lam = float(lam)  # λ_i: weight of this factor's NLL in the MI loss
+
+    @property
+    @abstractmethod
+    def input_width(self) -> int:
+        """Number of columns this factor contributes to the generator input."""
+
+    @property
+    @abstractmethod
+    def posterior_width(self) -> int:
+        """Number of columns of Q's output that parameterise this factor's posterior."""
+
+    @property
+    @abstractmethod
+    def posterior_meaning(self) -> str:
+        """Human-readable meaning of the posterior columns, e.g. ``"10 logits"``."""
+
+    @abstractmethod
+    def sample(self, n: int, generator: torch.Generator, device: torch.device | str = "cpu") -> Tensor:
+        """Draw ``n`` values from the prior, using only ``generator`` for randomness."""
+
+    @abstractmethod
+    def encode(self, value: Tensor) -> Tensor:
+        """The generator-input columns for ``value``: shape ``(B, input_width)``, float."""
+
+    @abstractmethod
+    def nll(self, params: Tensor, value: Tensor) -> Tensor:
+        """−log Q(value | x) under posterior parameters ``params`` ``(B, posterior_width)``: shape ``(B,)``."""
+
+    @abstractmethod
+    def entropy(self) -> float:
+        """Prior entropy H(c_i) in nats (a constant; L_I = H(c) − NLL)."""
+
+    @abstractmethod
+    def predict(self, params: Tensor) -> Tensor:
+        """Q's point estimate of the value (argmax class or posterior mean), same shape as values."""
+
+    @abstractmethod
+    def traversal(self, steps: int, span: tuple[float, float] | None = None) -> Tensor:
+        """Values to walk in a traversal grid (all classes for a discrete factor)."""
+
+
+# --- networks -----------------------------------------------------------------------------------
+class Generator(nn.Module):
+    """Maps a latent vector ``(B, latent_width)`` to images ``(B, C, H, W)`` in ``[-1, 1]``."""
+
+    @abstractmethod
+    def forward(self, z: Tensor) -> Tensor: ...
+
+
+class Critic(nn.Module):
+    """Scores images; exposes its trunk so auxiliary heads (InfoGAN's Q) can share it.
+
+    ``cond`` carries class information for conditional models (``None`` otherwise).
+    """
+
+    #: width of ``features(x)``'s output, read by heads built on the shared trunk
+    feature_width: int
+
+    @abstractmethod
+    def features(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
+        """Shared trunk features ``(B, feature_width)``."""
+
+    @abstractmethod
+    def head(self, features: Tensor, cond: Tensor | None = None) -> Tensor:
+        """Adversarial logits ``(B,)`` from trunk features."""
+
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
+        return self.head(self.features(x, cond), cond)
+
+
+# --- objective and regularizers --------------------------------------------------------------
+class Objective(ABC):
+    """An adversarial loss: what the critic minimises and what the generator minimises."""
+
+    @abstractmethod
+    def critic_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor: ...
+
+    @abstractmethod
+    def generator_loss(self, fake_logits: Tensor) -> Tensor: ...
+
+
+@dataclass
+class StepView:
+    """What a regularizer sees of one critic or generator step.
+
+    In the critic phase ``fake`` is detached from the generator; ``fake_features`` are the
+    critic trunk's features of ``fake``, computed once and shared with the adversarial head.
+    """
+
+    phase: Literal["critic", "generator"]
+    step: int
+    spec: LatentSpec
+    latent: LatentBatch
+    fake: Tensor
+    fake_features: Tensor
+    real: Tensor | None = None
+    real_features: Tensor | None = None
+    cond_real: Tensor | None = None
+
+
+@dataclass
+class Terms:
+    """Named loss terms (summed into the step's loss) and named detached logs."""
+
+    losses: dict[str, Tensor] = field(default_factory=dict)
+    logs: dict[str, Tensor] = field(default_factory=dict)
+
+
+class Regularizer(nn.Module):
+    """Adds loss terms to the critic and/or generator step, and optionally modules.
+
+    A regularizer's own parameters (e.g. a Q head) are optimised by the optimizer named in
+    ``optimizer``; it never calls ``backward()`` or ``step()`` itself.
+    """
+
+    optimizer: ClassVar[Literal["critic", "generator"]] = "critic"
+
+    def critic_terms(self, view: StepView) -> Terms:
+        return Terms()
+
+    def generator_terms(self, view: StepView) -> Terms:
+        return Terms()
+
+    def evaluate(self, features: Tensor) -> dict[str, Tensor]:
+        """Optional: per-factor posterior parameters for real images' features (used by eval)."""
+        return {}
+
+
+# --- composition -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BuildContext:
+    """What a network or regularizer factory may need to know about the run."""
+
+    image_shape: tuple[int, int, int]
+    spec: LatentSpec
+    num_classes: int | None = None
+    critic_feature_width: int | None = None
+
+    @property
+    def latent_width(self) -> int:
+        return self.spec.width
+
+
+# --- data ----------------------------------------------------------------------------------------
+@dataclass
+class ImageData:
+    """A dataset resident in memory: ``uint8`` images ``(N, C, H, W)`` and optional labels.
+
+    ``factors`` holds ground-truth generative factors when the source knows them (procedural
+    data), keyed by name, each ``(N,)``; ``factor_kinds`` says ``"categorical"`` or ``"continuous"``.
+    """
+
+    images: Tensor
+    labels: Tensor | None = None
+    num_classes: int | None = None
+    factors: dict[str, Tensor] | None = None
+    factor_kinds: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.images.dim() != 4:
+            raise ValueError(f"images must be (N, C, H, W), got shape {tuple(self.images.shape)}")
+        if self.labels is not None and len(self.labels) != len(self.images):
+            raise ValueError(f"{len(self.labels)} labels for {len(self.images)} images")
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        c, h, w = self.images.shape[1:]
+        return int(c), int(h), int(w)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+@dataclass(frozen=True)
+class DataContext:
+    """What a data-source factory may need: where to cache files and the run's seed."""
+
+    seed: int
+    cache_dir: str
+    recipe_dir: str = "."
+
+
+# --- evaluation ------------------------------------------------------------------------------------
+class Metric(ABC):
+    """An evaluation metric: reads a trained run, returns named numbers (and optional tables)."""
+
+    name: ClassVar[str] = "metric"
+
+    @abstractmethod
+    def applies(self, run: Any) -> bool:
+        """Whether this metric can be computed for ``run`` (e.g. needs labels, needs a Q head)."""
+
+    @abstractmethod
+    def compute(self, run: Any) -> dict[str, Any]: ...

@@ -1,0 +1,38 @@
+"""Pure metric math on numpy arrays (torch tensors are accepted and converted).
+
+No training code and no plugin imports: evaluation plugins compute features / codes and call these.
+
+* :mod:`ganforge.metrics.clustering`: confusion matrix, Hungarian-matched clustering accuracy.
+* :mod:`ganforge.metrics.frechet`: feature statistics, Fréchet distance (FID), classifier score (IS).
+* :mod:`ganforge.metrics.disentanglement`: discretisation, plug-in mutual information, MIG,
+  FactorVAE score, informativeness.
+"""
+
+from ganforge.metrics.clustering import confusion_matrix, hungarian_accuracy
+from ganforge.metrics.disentanglement import (
+    best_factor_per_code,
+    discretize,
+    factor_entropies,
+    factor_vae_score,
+    fixed_factor_sampler,
+    informativeness,
+    mig,
+    mutual_information_matrix,
+)
+from ganforge.metrics.frechet import classifier_score, feature_statistics, frechet_distance
+
+__all__ = [
+    "best_factor_per_code",
+    "classifier_score",
+    "confusion_matrix",
+    "discretize",
+    "factor_entropies",
+    "factor_vae_score",
+    "feature_statistics",
+    "fixed_factor_sampler",
+    "frechet_distance",
+    "hungarian_accuracy",
+    "informativeness",
+    "mig",
+    "mutual_information_matrix",
+]

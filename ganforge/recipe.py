@@ -1,0 +1,314 @@
+"""Recipes: TOML files validated by pydantic models that forbid unknown keys.
+
+A component table (``[generator]``, ``[[latent.factors]]``, …) holds the core keys listed in
+its model plus the keys of the registered component it names (``kind = "…"``); those are
+validated by the component's own options model, so the error still points at the key path.
+The models below *are* the recipe format's reference: every field carries a description, and
+``docs/recipes.md`` is generated from them (``python -m ganforge.docgen``).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ganforge.errors import RecipeError
+from ganforge.registry import Entry, Registry
+
+_STRICT = ConfigDict(extra="forbid", populate_by_name=True)
+_OPEN = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class RunSection(BaseModel):
+    """Where the run goes and how it is seeded."""
+
+    model_config = _STRICT
+    name: str = Field("run", description="Run name; the run directory is named '<name>-<timestamp>'.")
+    seed: int = Field(0, ge=0, description="Seed for every random number in the run (weights, data order, latents).")
+    device: str = Field("auto", description="'auto' (cuda, then mps, then cpu), 'cpu', 'cuda', 'cuda:N' or 'mps'.")
+    out: str = Field("runs", description="Parent directory of run directories (relative to the working directory).")
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", v):
+            raise ValueError("must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+        return v
+
+
+class DataSection(BaseModel):
+    """The data source; keys other than those below go to the source's own options."""
+
+    model_config = _OPEN
+    source: str = Field(description="Registered data source, e.g. 'mnist', 'idx', 'synthetic' (see `ganforge plugins`).")
+    batch_size: int = Field(64, ge=1, description="Images per critic and generator step.")
+    limit: int | None = Field(None, ge=1, description="Use only the first N images (quick experiments).")
+
+
+class ModelSection(BaseModel):
+    """Which method composes the run."""
+
+    model_config = _STRICT
+    method: str = Field(description="Registered method, e.g. 'vanilla' or 'infogan'; supplies defaults for the sections below.")
+
+
+class Component(BaseModel):
+    """A registered component chosen by ``kind``; other keys are that component's options."""
+
+    model_config = _OPEN
+    kind: str = Field(description="Registered name of the component (see `ganforge plugins`).")
+
+
+class FactorSpec(BaseModel):
+    """One structured latent code factor; other keys are the factor kind's options."""
+
+    model_config = _OPEN
+    name: str = Field(description="Unique name of the factor, e.g. 'c1' (used by eval and traverse).")
+    kind: str = Field(description="Registered factor kind, e.g. 'categorical', 'uniform', 'gaussian'.")
+    lam: float = Field(1.0, ge=0, alias="lambda", description="λ: weight of this factor's term in the mutual-information loss.")
+
+
+class LatentSection(BaseModel):
+    """Generator input: noise, then the factors in the order listed."""
+
+    model_config = _STRICT
+    noise_dim: int = Field(100, ge=1, description="Dimension of the incompressible noise z.")
+    noise_prior: Literal["normal", "uniform"] = Field("normal", description="Prior of z: 'normal' N(0, I) or 'uniform' U(-1, 1).")
+    factors: list[FactorSpec] = Field(default_factory=list, description="Structured code factors ([[latent.factors]] tables).")
+
+
+class OptimizerSection(BaseModel):
+    """Adam settings for one network."""
+
+    model_config = _STRICT
+    lr: float = Field(2e-4, gt=0, description="Learning rate.")
+    betas: tuple[float, float] = Field((0.5, 0.999), description="Adam's (β1, β2).")
+    weight_decay: float = Field(0.0, ge=0, description="L2 weight decay.")
+
+
+class OptimSection(BaseModel):
+    """One Adam optimizer per network; regularizer modules join the one they name."""
+
+    model_config = _STRICT
+    generator: OptimizerSection = Field(default_factory=OptimizerSection, description="Generator optimizer.")
+    critic: OptimizerSection = Field(default_factory=OptimizerSection, description="Critic optimizer.")
+
+
+class TrainSection(BaseModel):
+    """The loop: how long, how often to log, sample and checkpoint, and at what precision."""
+
+    model_config = _STRICT
+    steps: int = Field(1000, ge=1, description="Generator steps to train for.")
+    n_critic: int = Field(1, ge=1, description="Critic steps per generator step.")
+    log_every: int = Field(50, ge=1, description="Write metrics.jsonl (and check for NaN/Inf) every N steps.")
+    sample_every: int = Field(500, ge=1, description="Save fixed-noise sample grids (and traversals) every N steps.")
+    checkpoint_every: int = Field(500, ge=1, description="Write a checkpoint every N steps (and at the end).")
+    keep_checkpoints: int = Field(3, ge=1, description="How many of the newest checkpoints to keep.")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "fp32", description="Autocast precision for the forward passes: 'fp32', 'bf16', or 'auto' (bf16 where supported)."
+    )
+    joint_critic_pass: bool = Field(
+        False,
+        description="Push real and fake images through the critic in one batch (faster; batch-norm then sees both).",
+    )
+    sample_grid: int = Field(64, ge=1, le=1024, description="Images in each fixed-noise sample grid.")
+
+
+class Recipe(BaseModel):
+    """A complete, validated recipe (the top level of the TOML file)."""
+
+    model_config = _STRICT
+    run: RunSection = Field(default_factory=RunSection, description="Seed, device and output directory.")
+    data: DataSection = Field(description="The training data.")
+    model: ModelSection = Field(description="The method.")
+    latent: LatentSection = Field(default_factory=LatentSection, description="The generator's input.")
+    generator: Component = Field(description="The generator network.")
+    critic: Component = Field(description="The critic (discriminator) network.")
+    objective: Component = Field(
+        default_factory=lambda: Component(kind="nonsaturating"), description="The adversarial loss."
+    )
+    regularizers: list[Component] = Field(default_factory=list, description="Extra loss terms ([[regularizers]] tables).")
+    optim: OptimSection = Field(default_factory=OptimSection, description="Optimizers.")
+    train: TrainSection = Field(default_factory=TrainSection, description="The training loop.")
+
+
+# --- resolved recipe --------------------------------------------------------------------------
+@dataclass
+class Resolved:
+    """A validated recipe with each component's registry entry and validated options."""
+
+    recipe: Recipe
+    raw: dict[str, Any]
+    source: str
+    data: tuple[Entry, BaseModel]
+    generator: tuple[Entry, BaseModel]
+    critic: tuple[Entry, BaseModel]
+    objective: tuple[Entry, BaseModel]
+    regularizers: list[tuple[Entry, BaseModel]]
+    factors: list[tuple[FactorSpec, Entry, BaseModel]]
+
+
+def _loc(parts: tuple[Any, ...]) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def _problems(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
+    out = []
+    for err in exc.errors():
+        loc = _loc(tuple(err["loc"]))
+        path = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        elif "input" in err and not isinstance(err["input"], dict | list):
+            msg = f"{msg} (got {err['input']!r})"
+        out.append((path, msg))
+    return out
+
+
+def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base``, recursively for tables; lists and values from ``top`` win whole."""
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a recipe file, turning every read or syntax problem into a one-line RecipeError."""
+    p = Path(path)
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise RecipeError(str(p), [("", "file not found")]) from None
+    except IsADirectoryError:
+        raise RecipeError(str(p), [("", "is a directory, not a recipe file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError(str(p), [("", f"cannot read: {exc}")]) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RecipeError(str(p), [("", f"invalid TOML: {exc}")]) from None
+
+
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text  # a bare word: take it as a string
+
+
+def apply_override(raw: dict[str, Any], assignment: str, source: str = "--set") -> None:
+    """Apply one ``key.path=value`` (``value`` parsed as TOML, else a string) in place.
+
+    List items are addressed as ``latent.factors[0].k`` or ``latent.factors.0.k``.
+    """
+    key, sep, value = assignment.partition("=")
+    if not sep or not key.strip():
+        raise RecipeError(source, [(assignment, "expected KEY.PATH=VALUE")])
+    parts: list[str | int] = []
+    for name, index in _PATH_PART.findall(key.strip()):
+        parts.append(int(index) if index else (int(name) if name.isdigit() else name))
+    node: Any = raw
+    for i, part in enumerate(parts[:-1]):
+        nxt = parts[i + 1]
+        if isinstance(part, int):
+            if not isinstance(node, list) or part >= len(node):
+                raise RecipeError(source, [(key, f"no list item [{part}] here")])
+            node = node[part]
+        else:
+            if not isinstance(node, dict):
+                raise RecipeError(source, [(key, f"{part!r} is not inside a table")])
+            node = node.setdefault(part, [] if isinstance(nxt, int) else {})
+    last = parts[-1]
+    if isinstance(last, int):
+        if not isinstance(node, list) or last >= len(node):
+            raise RecipeError(source, [(key, f"no list item [{last}] here")])
+        node[last] = _parse_value(value.strip())
+    elif isinstance(node, dict):
+        node[last] = _parse_value(value.strip())
+    else:
+        raise RecipeError(source, [(key, "cannot set a key inside a non-table value")])
+
+
+def _options(entry: Entry, values: dict[str, Any], path: str, problems: list[tuple[str, str]]) -> BaseModel | None:
+    try:
+        return entry.options.model_validate(values)
+    except ValidationError as exc:
+        problems.extend(_problems(exc, path))
+        return None
+
+
+def resolve(raw: dict[str, Any], registry: Registry, source: str = "<recipe>") -> Resolved:
+    """Merge the method's defaults under ``raw``, validate everything, report every problem."""
+    problems: list[tuple[str, str]] = []
+    method_name = (raw.get("model") or {}).get("method") if isinstance(raw.get("model"), dict) else None
+    method = None
+    if isinstance(method_name, str):
+        if method_name in registry.entries["method"]:
+            entry = registry.entries["method"][method_name]
+            method = entry.build(entry.options())
+            raw = deep_merge(method.defaults(raw), raw)
+        else:
+            available = ", ".join(registry.names("method")) or "none"
+            raise RecipeError(source, [("model.method", f"unknown method {method_name!r}; available: {available}")])
+    try:
+        recipe = Recipe.model_validate(raw)
+    except ValidationError as exc:
+        raise RecipeError(source, _problems(exc)) from None
+
+    def component(kind: str, comp: Component, path: str, key: str = "kind") -> tuple[Entry, BaseModel] | None:
+        name = getattr(comp, key)
+        if name not in registry.entries[kind]:
+            available = ", ".join(registry.names(kind)) or "none"
+            problems.append((f"{path}.{key}", f"unknown {kind.replace('_', ' ')} {name!r}; available: {available}"))
+            return None
+        entry = registry.entries[kind][name]
+        opts = _options(entry, dict(comp.model_extra or {}), path, problems)
+        return None if opts is None else (entry, opts)
+
+    data = component("dataset", recipe.data, "data", key="source")
+    gen = component("generator", recipe.generator, "generator")
+    critic = component("critic", recipe.critic, "critic")
+    objective = component("objective", recipe.objective, "objective")
+    regs = [component("regularizer", r, f"regularizers[{i}]") for i, r in enumerate(recipe.regularizers)]
+    factors: list[tuple[FactorSpec, Entry, BaseModel]] = []
+    seen: set[str] = set()
+    for i, f in enumerate(recipe.latent.factors):
+        if f.name in seen:
+            problems.append((f"latent.factors[{i}].name", f"duplicate factor name {f.name!r}"))
+        seen.add(f.name)
+        got = component("latent_factor", Component(kind=f.kind, **(f.model_extra or {})), f"latent.factors[{i}]")
+        if got is not None:
+            factors.append((f, *got))
+    if method is not None:
+        problems.extend(method.check(recipe))
+    if problems:
+        raise RecipeError(source, problems)
+    assert data and gen and critic and objective
+    return Resolved(recipe, raw, source, data, gen, critic, objective, [r for r in regs if r], factors)
+
+
+def load_recipe(path: str | Path, registry: Registry, overrides: list[str] | tuple[str, ...] = ()) -> Resolved:
+    """Read, override and validate a recipe file."""
+    raw = read_toml(path)
+    for assignment in overrides:
+        apply_override(raw, assignment)
+    return resolve(raw, registry, str(path))

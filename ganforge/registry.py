@@ -1,0 +1,229 @@
+"""The plugin registry: pluggy underneath, provenance and validation on top.
+
+Built-in plugins and third-party packages are discovered the same way, through the
+``ganforge`` entry-point group. Each plugin is loaded inside a guard: a plugin that fails to
+import, implements an unknown hook, or raises while registering is reported by name and the
+others keep working. ``strict=True`` (or ``GANFORGE_STRICT_PLUGINS=1``) re-raises instead,
+which is what plugin authors want while developing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as md
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+from pydantic import BaseModel, ConfigDict
+
+from ganforge import hookspecs
+from ganforge.errors import PluginError
+
+ENTRY_POINT_GROUP = "ganforge"
+
+#: component kind -> the hook that registers it
+KINDS: dict[str, str] = {
+    "latent_factor": "register_latent_factors",
+    "generator": "register_generators",
+    "critic": "register_critics",
+    "objective": "register_objectives",
+    "regularizer": "register_regularizers",
+    "method": "register_methods",
+    "dataset": "register_datasets",
+    "metric": "register_metrics",
+}
+
+
+class NoOptions(BaseModel):
+    """Options model for components that take no recipe keys besides ``kind``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered component: what recipes call it, how to build it, who provided it."""
+
+    kind: str
+    name: str
+    factory: Callable[..., Any] | str
+    options: type[BaseModel]
+    help: str
+    plugin: str
+
+    def build(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the factory, resolving a lazy ``"module:attr"`` reference first."""
+        return _resolve(self.factory)(*args, **kwargs)
+
+
+@dataclass
+class PluginInfo:
+    """What ``ganforge plugins`` shows for one plugin."""
+
+    name: str
+    distribution: str | None = None
+    version: str | None = None
+    source: str = "entry point"
+    provides: list[Entry] = field(default_factory=list)
+    error: str | None = None
+
+
+def _resolve(factory: Callable[..., Any] | str) -> Callable[..., Any]:
+    if callable(factory):
+        return factory
+    module, _, attr = factory.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class Registry:
+    """Registered components by kind and name, with the plugin that registered each."""
+
+    def __init__(self, strict: bool = False) -> None:
+        self.strict = strict
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
+        self.plugins: dict[str, PluginInfo] = {}
+        self.warnings: list[str] = []
+
+    # --- loading ------------------------------------------------------------------------------
+    def add_plugin(self, plugin: object, name: str, info: PluginInfo | None = None) -> None:
+        """Register one plugin object (module or instance) and collect what it provides."""
+        info = info or PluginInfo(name=name, source="explicit")
+        self.plugins[name] = info
+        try:
+            unknown = [
+                attr
+                for attr in dir(plugin)
+                if getattr(getattr(plugin, attr, None), f"{hookspecs.PROJECT}_impl", None) is not None
+                and not hasattr(hookspecs, attr)
+            ]
+            if unknown:
+                raise PluginError(f"plugin {name!r} implements unknown hook(s): {', '.join(sorted(unknown))}")
+            self.pm.register(plugin, name=name)
+        except Exception as exc:  # noqa: BLE001 - any failure is reported with the plugin's name
+            self._fail(info, f"plugin {name!r} could not be registered: {_one_line(exc)}", exc)
+            return
+        for kind, hook in KINDS.items():
+            for impl in getattr(self.pm.hook, hook).get_hookimpls():
+                if impl.plugin_name == name:
+                    self._call_register(info, kind, impl)
+
+    def _call_register(self, info: PluginInfo, kind: str, impl: Any) -> None:
+        def register(
+            name: str,
+            factory: Callable[..., Any] | str,
+            options: type[BaseModel] = NoOptions,
+            help: str = "",  # noqa: A002 - mirrors the documented keyword
+        ) -> None:
+            if not isinstance(name, str) or not name:
+                raise PluginError(f"plugin {info.name!r} registered a {kind} without a name")
+            if not (isinstance(options, type) and issubclass(options, BaseModel)):
+                raise PluginError(f"plugin {info.name!r}: options of {kind} {name!r} must be a pydantic model class")
+            if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
+                raise PluginError(f"plugin {info.name!r}: factory of {kind} {name!r} must be callable or 'module:attr'")
+            existing = self.entries[kind].get(name)
+            if existing is not None:
+                raise PluginError(
+                    f"{kind} {name!r} is registered twice: by plugin {existing.plugin!r} and by plugin {info.name!r}"
+                )
+            entry = Entry(kind, name, factory, options, help or (options.__doc__ or "").strip().split("\n")[0], info.name)
+            self.entries[kind][name] = entry
+            info.provides.append(entry)
+
+        try:
+            impl.function(**({"register": register} if "register" in impl.argnames else {}))
+        except PluginError as exc:
+            if "registered twice" in str(exc):
+                raise
+            self._fail(info, str(exc), exc)
+        except Exception as exc:  # noqa: BLE001
+            self._fail(info, f"plugin {info.name!r} failed in {KINDS[kind]}: {_one_line(exc)}", exc)
+
+    def _fail(self, info: PluginInfo, message: str, exc: BaseException) -> None:
+        info.error = message
+        self.warnings.append(message)
+        if self.strict:
+            raise PluginError(message) from exc
+
+    # --- lookup -------------------------------------------------------------------------------
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.entries[kind])
+
+    def get(self, kind: str, name: str) -> Entry:
+        """The entry for ``name``, or an error that lists the names that do exist."""
+        try:
+            return self.entries[kind][name]
+        except KeyError:
+            available = ", ".join(self.names(kind)) or "none (is a plugin missing?)"
+            raise PluginError(f"unknown {kind.replace('_', ' ')} {name!r}; available: {available}") from None
+
+    def track(self, event: Any) -> None:
+        """Send a training event to every plugin that observes runs."""
+        for impl in self.pm.hook.track_event.get_hookimpls():
+            try:
+                impl.function(event=event)
+            except Exception as exc:  # noqa: BLE001
+                raise PluginError(f"plugin {impl.plugin_name!r} failed in track_event: {_one_line(exc)}") from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _split_env(var: str) -> set[str] | None:
+    value = os.environ.get(var, "").strip()
+    return {v.strip() for v in value.split(",") if v.strip()} if value else None
+
+
+def load_registry(
+    strict: bool | None = None,
+    allow: Iterable[str] | None = None,
+    deny: Iterable[str] | None = None,
+    extra: Iterable[tuple[str, object]] = (),
+    entry_points: bool = True,
+) -> Registry:
+    """Discover plugins through the ``ganforge`` entry-point group and build a registry.
+
+    ``allow``/``deny`` filter by entry-point or distribution name; they default to the
+    comma-separated ``GANFORGE_PLUGINS`` and ``GANFORGE_DISABLE_PLUGINS`` variables.
+    ``extra`` registers ``(name, plugin_object)`` pairs explicitly (tests use this).
+    """
+    if strict is None:
+        strict = os.environ.get("GANFORGE_STRICT_PLUGINS", "") not in ("", "0")
+    allow_set = set(allow) if allow is not None else _split_env("GANFORGE_PLUGINS")
+    deny_set = set(deny) if deny is not None else (_split_env("GANFORGE_DISABLE_PLUGINS") or set())
+    registry = Registry(strict=strict)
+    if entry_points:
+        for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            dist = ep.dist.name if ep.dist is not None else None
+            keys = {ep.name, dist} - {None}
+            if (allow_set is not None and not keys & allow_set) or keys & deny_set:
+                continue
+            info = PluginInfo(
+                name=ep.name,
+                distribution=dist,
+                version=ep.dist.version if ep.dist is not None else None,
+                source="built-in" if dist == "ganforge" else "entry point",
+            )
+            if ep.name in registry.plugins:
+                registry._fail(info, f"two plugins are named {ep.name!r} (distribution {dist!r})", PluginError())
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # noqa: BLE001
+                registry.plugins[ep.name] = info
+                label = f"{ep.name!r}" + (f" (distribution {dist!r})" if dist else "")
+                registry._fail(info, f"plugin {label} failed to import: {_one_line(exc)}", exc)
+                continue
+            registry.add_plugin(plugin, ep.name, info)
+    for name, plugin in extra:
+        registry.add_plugin(plugin, name)
+    return registry

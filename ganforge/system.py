@@ -1,0 +1,87 @@
+"""Building a run's pieces from a resolved recipe: latent spec, networks, objective, regularizers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ganforge.errors import GanforgeError, PluginError
+from ganforge.interfaces import BuildContext, Critic, Generator, LatentFactor, Objective, Regularizer
+from ganforge.latent import LatentSpec
+from ganforge.recipe import Resolved
+
+
+@contextmanager
+def blame(plugin: str, what: str) -> Iterator[None]:
+    """Report an exception raised by plugin code with the plugin's name."""
+    try:
+        yield
+    except GanforgeError:
+        raise
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise PluginError(f"plugin {plugin!r} failed in {what}: {type(exc).__name__}: {first}") from exc
+
+
+@dataclass
+class System:
+    """Everything a GAN step needs, with the plugin that provided each part."""
+
+    spec: LatentSpec
+    generator: Generator
+    critic: Critic
+    objective: Objective
+    regularizers: dict[str, Regularizer] = field(default_factory=dict)
+    owners: dict[str, str] = field(default_factory=dict)  # part -> plugin name
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator, "critic": self.critic,
+                **{f"regularizers.{k}": v for k, v in self.regularizers.items()}}
+
+    def to(self, device: torch.device) -> System:
+        for m in self.modules().values():
+            m.to(device)
+        return self
+
+
+def build_latent_spec(resolved: Resolved) -> LatentSpec:
+    factors: list[LatentFactor] = []
+    for spec, entry, options in resolved.factors:
+        with blame(entry.plugin, f"building latent factor {spec.name!r}"):
+            factor = entry.build(spec.name, spec.lam, options)
+        if not isinstance(factor, LatentFactor):
+            raise PluginError(f"plugin {entry.plugin!r}: factor kind {entry.name!r} did not build a LatentFactor")
+        factors.append(factor)
+    latent = resolved.recipe.latent
+    return LatentSpec(latent.noise_dim, latent.noise_prior, factors)
+
+
+def build_system(resolved: Resolved, image_shape: tuple[int, int, int], num_classes: int | None) -> System:
+    """Construct every part; weights are initialised from the global torch RNG (seed it first)."""
+    spec = build_latent_spec(resolved)
+    ctx = BuildContext(image_shape=image_shape, spec=spec, num_classes=num_classes)
+    owners: dict[str, str] = {}
+
+    def make(part: str, pair: tuple, expected: type, *args: object) -> object:
+        entry, options = pair
+        with blame(entry.plugin, f"building {part} {entry.name!r}"):
+            obj = entry.build(options, *args)
+        if not isinstance(obj, expected):
+            raise PluginError(f"plugin {entry.plugin!r}: {part} {entry.name!r} built a {type(obj).__name__}, "
+                              f"not a ganforge.{expected.__name__}")
+        owners[part] = entry.plugin
+        return obj
+
+    generator = make("generator", resolved.generator, Generator, ctx)
+    critic = make("critic", resolved.critic, Critic, ctx)
+    objective = make("objective", resolved.objective, Objective)
+    reg_ctx = BuildContext(image_shape, spec, num_classes, critic_feature_width=critic.feature_width)  # type: ignore[attr-defined]
+    regularizers: dict[str, Regularizer] = {}
+    for entry, options in resolved.regularizers:
+        name = entry.name if entry.name not in regularizers else f"{entry.name}_{len(regularizers)}"
+        regularizers[name] = make(f"regularizers.{name}", (entry, options), Regularizer, reg_ctx)  # type: ignore[assignment]
+    return System(spec, generator, critic, objective, regularizers, owners)  # type: ignore[arg-type]

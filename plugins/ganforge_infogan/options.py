@@ -1,0 +1,98 @@
+"""Recipe options of the InfoGAN plugin's components (pydantic only: importing them stays cheap).
+
+These models are the reference for the recipe keys each component accepts; every field has a
+description, and validators reject bad values with a message that says what to write instead.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+_STRICT = ConfigDict(extra="forbid")
+
+Posterior = Literal["learned", "fixed"]
+
+_POSTERIOR_HELP = (
+    "Q's Gaussian posterior for this code: 'learned' = Q outputs a mean and a log standard deviation "
+    "(the paper's factored Gaussian); 'fixed' = Q outputs only a mean, σ = fixed_std (the official code, σ = 1)."
+)
+
+
+class CategoricalOptions(BaseModel):
+    """A categorical code Cat(K, p): one-hot into G, K logits out of Q."""
+
+    model_config = _STRICT
+    k: int = Field(ge=2, description="Number of categories K (at least 2), e.g. 10 for MNIST digits.")
+    probs: list[float] | None = Field(
+        None, description="Prior class probabilities (K positive numbers summing to 1); uniform 1/K when omitted."
+    )
+
+    @field_validator("probs")
+    @classmethod
+    def _check_probs(cls, probs: list[float] | None, info: ValidationInfo) -> list[float] | None:
+        # a field validator (not a model validator) so the error's key path ends in ".probs"
+        k = info.data.get("k")  # absent when k itself failed validation
+        if probs is None:
+            return None
+        if k is not None and len(probs) != k:
+            raise ValueError(f"probs has {len(probs)} entries but k = {k}; give one probability per category")
+        if any(not (p > 0) or not math.isfinite(p) for p in probs):
+            raise ValueError("every entry of probs must be positive and finite (drop a category instead of p = 0)")
+        total = math.fsum(probs)
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise ValueError(f"probs must sum to 1, they sum to {total:.6g}")
+        return probs
+
+
+class _ContinuousOptions(BaseModel):
+    """Shared keys of the continuous codes: how Q models the posterior."""
+
+    model_config = _STRICT
+    posterior: Posterior = Field("learned", description=_POSTERIOR_HELP)
+    fixed_std: float = Field(
+        1.0, gt=0, allow_inf_nan=False, description="σ of Q's posterior when posterior = 'fixed' (ignored otherwise)."
+    )
+
+
+class UniformOptions(_ContinuousOptions):
+    """A continuous code c ~ Unif(low, high), e.g. the paper's rotation and width codes Unif(−1, 1)."""
+
+    low: float = Field(-1.0, allow_inf_nan=False, description="Lower end of the prior's support.")
+    high: float = Field(1.0, allow_inf_nan=False, description="Upper end of the prior's support (must exceed low).")
+
+    @field_validator("high")
+    @classmethod
+    def _check_range(cls, high: float, info: ValidationInfo) -> float:
+        low = info.data.get("low")  # absent when low itself failed validation
+        if low is not None and low >= high:
+            raise ValueError(f"high ({high}) must be greater than low ({low})")
+        return high
+
+
+class GaussianOptions(_ContinuousOptions):
+    """A continuous code c ~ N(mean, std²)."""
+
+    mean: float = Field(0.0, allow_inf_nan=False, description="Mean of the prior.")
+    std: float = Field(1.0, gt=0, allow_inf_nan=False, description="Standard deviation of the prior (> 0).")
+
+
+class MutualInformationOptions(BaseModel):
+    """InfoGAN's Q head and its variational mutual-information loss (λ per factor comes from the factor)."""
+
+    model_config = _STRICT
+    hidden: int = Field(
+        128, ge=1, description="Width of Q's hidden layer (the paper: FC 128, batch norm, leaky ReLU 0.1)."
+    )
+    trunk_gradient: bool = Field(
+        True,
+        description="In the critic step, let the MI loss also update the shared critic trunk (the official code: "
+        "true). When false, Q sees detached trunk features there and only Q's own layers learn from it.",
+    )
+    generator_reward: bool = Field(
+        True,
+        description="Give the generator the MI loss term. False = the paper's Figure-1 baseline: Q is trained "
+        "(so L_I is still measured) but G gets no reward for making codes recoverable.",
+    )

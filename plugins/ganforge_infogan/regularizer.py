@@ -1,0 +1,83 @@
+"""InfoGAN's mutual-information regularizer: the Q head and the variational bound L_I.
+
+L_I(G, Q) = H(c) + E_{c~P(c), x~G(z,c)}[log Q(c | x)] ≤ I(c; G(z, c)). H(c) is a constant, so the loss
+is the λ-weighted negative log-likelihood of the sampled codes under Q, summed over factors; L_I itself
+(in nats, per factor and in total) is what gets logged. Q shares the critic's trunk and is only ever
+evaluated on generated images, where the code c is known.
+
+Who learns from what (the official code's choice, the defaults here):
+- critic step: Q (and, with ``trunk_gradient``, the shared trunk) minimise the MI loss on fakes that
+  are detached from G; Q's parameters belong to the critic's optimizer (``optimizer = "critic"``).
+- generator step: G minimises the same loss through the trunk and Q (``generator_reward``); only G's
+  optimizer steps, so the gradients this leaves on Q and the trunk must be zeroed before the next
+  critic step (the engine's job).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ganforge import BuildContext, Regularizer, StepView, Terms
+from ganforge_infogan.options import MutualInformationOptions
+
+
+class MutualInformation(Regularizer):
+    """Q head (FC hidden → BN → LeakyReLU(0.1) → FC posterior_width) on the critic trunk's features."""
+
+    optimizer = "critic"
+
+    def __init__(self, options: MutualInformationOptions, ctx: BuildContext) -> None:
+        super().__init__()
+        if not ctx.spec.factors:
+            raise ValueError(
+                "mutual_information needs at least one structured code: add a [[latent.factors]] table "
+                "(e.g. name = \"c1\", kind = \"categorical\", k = 10)"
+            )
+        if ctx.critic_feature_width is None:
+            raise ValueError("mutual_information needs the critic's trunk width (BuildContext.critic_feature_width)")
+        self.spec = ctx.spec
+        self.trunk_gradient = options.trunk_gradient
+        self.generator_reward = options.generator_reward
+        self.q = nn.Sequential(
+            nn.Linear(ctx.critic_feature_width, options.hidden, bias=False),  # bias is redundant before BN
+            nn.BatchNorm1d(options.hidden),
+            nn.LeakyReLU(0.1),
+            nn.Linear(options.hidden, self.spec.posterior_width),
+        )
+
+    def posterior(self, features: Tensor) -> dict[str, Tensor]:
+        """Q's posterior parameters per factor: ``(B, feature_width)`` → name → ``(B, posterior_width_i)``."""
+        return self.spec.split_posterior(self.q(features))  # Q's output is (B, Σ posterior_width_i)
+
+    def _terms(self, features: Tensor, codes: dict[str, Tensor]) -> Terms:
+        """λ-weighted NLL of the sampled codes (the loss) and L_I per factor and in total (the logs)."""
+        params = self.posterior(features)
+        loss = features.new_zeros(())  # () scalar
+        logs: dict[str, Tensor] = {}
+        for f in self.spec.factors:
+            nll = f.nll(params[f.name], codes[f.name]).mean()  # () mean over the batch, nats
+            loss = loss + f.lam * nll
+            logs[f"L_I/{f.name}"] = f.entropy() - nll.detach()
+        logs["L_I"] = torch.stack(list(logs.values())).sum()
+        return Terms(losses={"mi": loss}, logs=logs)
+
+    def critic_terms(self, view: StepView) -> Terms:
+        """Train Q (and the trunk unless ``trunk_gradient`` is off) to recover c from detached fakes."""
+        features = view.fake_features if self.trunk_gradient else view.fake_features.detach()  # (B, F)
+        return self._terms(features, view.latent.codes)
+
+    def generator_terms(self, view: StepView) -> Terms:
+        """Reward G for codes Q can recover; without ``generator_reward`` only log L_I (Figure 1's baseline)."""
+        if self.generator_reward:
+            return self._terms(view.fake_features, view.latent.codes)  # gradient reaches G via the features
+        with torch.no_grad():
+            return Terms(logs=self._terms(view.fake_features, view.latent.codes).logs)
+
+    def evaluate(self, features: Tensor) -> dict[str, Tensor]:
+        """Q's posterior parameters per factor for (real) images' trunk features.
+
+        The caller chooses the mode: put the module in ``eval()`` (batch-norm running statistics) and
+        use ``torch.no_grad()``; turn parameters into values with ``factor.predict(params)``.
+        """
+        return self.posterior(features)
