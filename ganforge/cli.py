@@ -199,6 +199,62 @@ def sample(
     typer.echo(f"wrote {n} samples from step {loaded.step} to {out}")
 
 
+# --- eval -----------------------------------------------------------------------------------------
+@app.command(name="eval")
+@guarded
+def eval_(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.", show_default=False)],
+    set_: SetOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    device: Annotated[str, typer.Option(help="cpu, cuda, mps or auto.")] = "auto",
+    metric: Annotated[list[str] | None, typer.Option(help="Only this metric (repeatable).")] = None,
+) -> None:
+    """Evaluate a trained run: code accuracy, L_I per factor, throughput, and other metrics.
+
+    Override the data like `run` does, e.g. --set data.source=idx --set data.path=DIR.
+    """
+    from ganforge.devices import select_device
+    from ganforge.evaluation import evaluate
+
+    results = evaluate(run_dir, _registry(), set_ or [], select_device(device), metric)
+    if as_json:
+        typer.echo(json.dumps(results, indent=2, default=str))
+        return
+    from ganforge.report import print_eval
+
+    print_eval(results)
+
+
+# --- traverse ------------------------------------------------------------------------------------
+@app.command()
+@guarded
+def traverse(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.", show_default=False)],
+    factor: Annotated[str, typer.Option(help="Latent factor to walk (see the run's recipe).", show_default=False)],
+    range_: Annotated[tuple[float, float] | None, typer.Option("--range", help="Span of a continuous factor, e.g. --range -2 2.", show_default=False)] = None,
+    steps: Annotated[int, typer.Option(min=2, max=64, help="Columns for a continuous factor.")] = 10,
+    rows: Annotated[int, typer.Option(min=1, max=64, help="Rows (each a fixed noise and other codes).")] = 8,
+    seed: Annotated[int, typer.Option(help="Seed for the fixed rows.")] = 0,
+    out: Annotated[Path | None, typer.Option(help="PNG file [default: RUN_DIR/traverse-FACTOR.png].")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda, mps or auto.")] = "auto",
+) -> None:
+    """Write a latent traversal grid (rows: fixed noise; columns: the factor's values)."""
+    from ganforge.devices import select_device
+    from ganforge.pictures import save_traversal
+    from ganforge.runs import load_run
+
+    loaded = load_run(run_dir, _registry(), select_device(device))
+    spec = loaded.system.spec
+    if factor not in {f.name for f in spec.factors}:
+        names = ", ".join(f.name for f in spec.factors) or "none"
+        raise GanforgeError(f"run has no latent factor {factor!r}; factors: {names}")
+    if range_ is not None and range_[0] >= range_[1]:
+        raise GanforgeError(f"--range must be increasing, got {range_[0]} {range_[1]}")
+    path = out or run_dir / f"traverse-{factor}.png"
+    save_traversal(loaded.system.generator, spec, factor, path, rows=rows, steps=steps, span=range_, seed=seed)
+    typer.echo(f"wrote {path} (step {loaded.step})")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -30,7 +30,8 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def register_latent_factors(register: Any) -> None:
     """Register latent-code factor types (``[[latent.factors]] kind = ...``).
 
-    ``factory(name: str, options) -> ganforge.LatentFactor``.
+    ``factory(name: str, lam: float, options) -> ganforge.LatentFactor``; ``lam`` is the factor's
+    ``lambda`` key (its weight λ_i in the mutual-information loss).
     """
 
 

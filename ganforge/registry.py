@@ -114,6 +114,8 @@ class Registry:
             for impl in getattr(self.pm.hook, hook).get_hookimpls():
                 if impl.plugin_name == name:
                     self._call_register(info, kind, impl)
+        if not self.pm.get_hookcallers(plugin) and info.error is None:
+            self._fail(info, f"plugin {name!r} implements no ganforge hook (is it the right module?)", PluginError())
 
     def _call_register(self, info: PluginInfo, kind: str, impl: Any) -> None:
         def register(

@@ -33,3 +33,13 @@ def register_datasets(register: Any) -> None:
                  help=f"torchvision's {name} (downloaded on first use when download = true).")
     register("image_folder", "ganforge.data.torchvision_sources:load_image_folder", o.ImageFolderOptions,
              help="Your own images: one folder per class (torchvision ImageFolder), resized in memory.")
+    register("shapes", "ganforge.data.shapes:load", o.ShapesOptions, help="Offline dSprites-style shapes with known factors.")
+
+
+@hookimpl
+def register_metrics(register: Any) -> None:
+    register("code_accuracy", "ganforge.evaluation:CodeAccuracy",
+             help="Discrete-code accuracy on labelled real images (Hungarian matching).")
+    register("mutual_information", "ganforge.evaluation:MutualInformationBound",
+             help="Variational lower bound L_I per factor on generated samples, in nats.")
+    register("training", "ganforge.evaluation:TrainingSummary", help="Throughput and last losses of the run.")

@@ -43,3 +43,37 @@ class ImageFolderOptions(BaseModel):
     path: str = Field(description="Root folder (torchvision ImageFolder layout).")
     image_size: int = Field(64, ge=8, le=1024, description="Images are resized and centre-cropped to this size.")
     grayscale: bool = Field(False, description="Convert to one channel.")
+
+
+class ShapesOptions(BaseModel):
+    """dSprites-style procedural shapes (square, ellipse, heart) with known ground-truth factors."""
+
+    model_config = _STRICT
+    size: int = Field(20000, ge=1, le=2_000_000, description="Number of images pre-rendered into memory.")
+    image_size: Literal[28, 32, 64] = Field(64, description="Height and width in pixels: 28, 32 or 64.")
+    supersample: int = Field(
+        4, ge=1, le=8,
+        description="Anti-aliasing: each pixel averages supersample × supersample sub-pixel inside-tests.",
+    )
+    grid: bool = Field(
+        False,
+        description="Draw scale, rotation and positions uniformly from dSprites-style grids instead of "
+        "continuous uniform ranges.",
+    )
+    grid_scales: int = Field(
+        6, ge=2, le=1000, description="Grid mode: number of scale values in [0.5, 1] (dSprites: 6)."
+    )
+    grid_rotations: int = Field(
+        40, ge=1, le=10000,
+        description="Grid mode: number of rotation values, evenly spaced over the rotation period without "
+        "its endpoint (dSprites: 40, but over [0, 2π] with both ends).",
+    )
+    grid_positions: int = Field(
+        32, ge=2, le=1000, description="Grid mode: number of pos_x and of pos_y values in [0, 1] (dSprites: 32)."
+    )
+    rotation_range: Literal["full", "symmetry"] = Field(
+        "full",
+        description="'full': rotation in [0, 2π) for every shape (as dSprites, so a square's rotation is only "
+        "identifiable modulo π/2 and an ellipse's modulo π); 'symmetry': each shape's own period "
+        "(square [0, π/2), ellipse [0, π), heart [0, 2π)), so every rotation value is identifiable from the image.",
+    )

@@ -186,7 +186,7 @@ def factor_vae_score(
 
     1. Scale: s_j = std of code j over ``global_codes`` ``(N, C)`` (codes of samples with all
        factors random; ddof=1). Dims with s_j <= ``min_std`` are pruned as collapsed (the paper
-       prunes dims "with very small variance"; disentanglement_lib keeps all). The default 0.0
+       prunes dims of very small variance; disentanglement_lib's default keeps all). The default 0.0
        prunes only constant dims, which cannot be normalised; the threshold is absolute because
        code scales are arbitrary per dim (a relative one would prune small-scale informative dims).
     2. One vote: draw a factor k uniformly, get ``sample_fixed(k, batch_size, rng)`` = ``(L, C)``
@@ -195,7 +195,8 @@ def factor_vae_score(
        (d = argmin_j over active dims, k). A disentangled code puts factor k's variation in one dim,
        which then has (near) zero variance when k is fixed.
     3. Majority-vote classifier from ``n_train`` votes: dim d predicts the factor it was most often
-       paired with, argmax_k V_train[d, k] (dims without training votes predict nothing).
+       paired with, argmax_k V_train[d, k]. Dims without training votes predict nothing (-1, their
+       eval votes count as errors; disentanglement_lib's argmax would map them to factor 0).
     4. Score = accuracy of that classifier on ``n_eval`` fresh votes, Σ_d V_eval[d, C(d)] / n_eval
        (the paper's held-out votes; disentanglement_lib's ``eval_accuracy``). Chance level for an
        uninformative code is about 1/n_factors.

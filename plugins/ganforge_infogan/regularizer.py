@@ -53,7 +53,7 @@ class MutualInformation(Regularizer):
     def _terms(self, features: Tensor, codes: dict[str, Tensor]) -> Terms:
         """λ-weighted NLL of the sampled codes (the loss) and L_I per factor and in total (the logs)."""
         params = self.posterior(features)
-        loss = features.new_zeros(())  # () scalar
+        loss = features.new_zeros((), dtype=torch.float32)  # () scalar; NLLs are float32 even under bf16
         logs: dict[str, Tensor] = {}
         for f in self.spec.factors:
             nll = f.nll(params[f.name], codes[f.name]).mean()  # () mean over the batch, nats

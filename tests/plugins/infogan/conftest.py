@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-if importlib.util.find_spec("ganforge_infogan") is None:  # not installed: use the checkout
-    sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
+_spec = importlib.util.find_spec("ganforge_infogan")
+if _spec is None or _spec.origin is None:  # not installed, or an editable install made before __init__.py existed
+    sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]  # (it then maps the folder as a namespace): use the checkout
 
 import ganforge  # noqa: E402
 import ganforge.builtins  # noqa: E402

@@ -29,7 +29,9 @@ def gau(mean: float = 0.0, std: float = 1.0, **kw: object) -> Gaussian:
     return Gaussian("c3", 0.1, GaussianOptions(mean=mean, std=std, **kw))
 
 
-ALL = [cat(), cat(4, [0.1, 0.2, 0.3, 0.4]), uni(), uni(2.0, 5.0, posterior="fixed"), gau(), gau(3.0, 0.5, posterior="fixed")]
+ALL = [
+    cat(), cat(4, [0.1, 0.2, 0.3, 0.4]), uni(), uni(2.0, 5.0, posterior="fixed"), gau(), gau(3.0, 0.5, posterior="fixed")
+]
 IDS = ["cat", "cat-probs", "uniform", "uniform-fixed", "gaussian", "gaussian-fixed"]
 
 

@@ -1,0 +1,163 @@
+"""Evaluating a trained run: the metrics registered through the ``register_metrics`` hook.
+
+An :class:`EvalRun` is what a metric sees: the loaded run (networks in eval mode), the data
+(the run's own source, or an override), and cached encodings of the real images by the
+posterior heads of the run's regularizers (InfoGAN's Q).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ganforge.engine import load_data
+from ganforge.interfaces import ImageData, Metric
+from ganforge.registry import Registry
+from ganforge.runs import METRICS_FILE, LoadedRun, load_run
+from ganforge.system import blame
+
+
+@dataclass
+class EvalRun:
+    """A trained run plus data, with shared, cached computations for metrics."""
+
+    loaded: LoadedRun
+    data: ImageData
+    device: torch.device
+    batch_size: int = 500
+    seed: int = 0
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def system(self) -> Any:
+        return self.loaded.system
+
+    @property
+    def spec(self) -> Any:
+        return self.loaded.system.spec
+
+    def real_batches(self) -> Any:
+        for start in range(0, len(self.data), self.batch_size):
+            x = self.data.images[start : start + self.batch_size].to(self.device)
+            yield x.float().div(127.5).sub(1.0)
+
+    @torch.no_grad()
+    def posterior(self, images: Tensor) -> dict[str, Tensor]:
+        """Per-factor posterior parameters for ``images`` from every regularizer with a head."""
+        feats = self.system.critic.features(images)
+        out: dict[str, Tensor] = {}
+        for reg in self.system.regularizers.values():
+            out.update(reg.evaluate(feats))
+        return out
+
+    @cached_property
+    def real_posterior(self) -> dict[str, Tensor]:
+        """Posterior parameters of every real image, per factor (computed once)."""
+        parts: dict[str, list[Tensor]] = {}
+        for x in self.real_batches():
+            for k, v in self.posterior(x).items():
+                parts.setdefault(k, []).append(v.float().cpu())
+        return {k: torch.cat(v) for k, v in parts.items()}
+
+    @cached_property
+    def training_log(self) -> list[dict[str, Any]]:
+        path = self.loaded.run_dir / METRICS_FILE
+        if not path.exists():
+            return []
+        rows = []
+        for line in path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+        return rows
+
+
+class CodeAccuracy(Metric):
+    """Unsupervised accuracy of each discrete code: argmax of Q on real images, Hungarian-matched to labels."""
+
+    name = "code_accuracy"
+
+    def applies(self, run: EvalRun) -> bool:
+        return run.data.labels is not None and any(
+            f.discrete and f.name in run.real_posterior for f in run.spec.factors)
+
+    def compute(self, run: EvalRun) -> dict[str, Any]:
+        from ganforge.metrics import hungarian_accuracy
+
+        out: dict[str, Any] = {}
+        labels = run.data.labels.numpy()  # type: ignore[union-attr]
+        for f in run.spec.factors:
+            if not f.discrete or f.name not in run.real_posterior:
+                continue
+            pred = f.predict(run.real_posterior[f.name]).numpy()
+            acc, mapping, conf = hungarian_accuracy(pred, labels, n_pred=len(f.traversal(0)),
+                                                    n_labels=run.data.num_classes)
+            out[f.name] = {"accuracy": acc, "mapping": mapping, "confusion": conf.tolist()}
+        return out
+
+
+class MutualInformationBound(Metric):
+    """L_I = H(c) − E[−log Q(c|G(z,c))] per factor, on fresh generated samples (nats)."""
+
+    name = "mutual_information"
+    samples = 5000
+
+    def applies(self, run: EvalRun) -> bool:
+        return bool(run.spec.factors) and bool(run.posterior(run.system.generator(
+            run.spec.generator_input(run.spec.sample(2, torch.Generator().manual_seed(0), run.device)))))
+
+    @torch.no_grad()
+    def compute(self, run: EvalRun) -> dict[str, Any]:
+        g = torch.Generator(device=run.device).manual_seed(run.seed + 12345)
+        nll: dict[str, float] = {f.name: 0.0 for f in run.spec.factors}
+        n = 0
+        while n < self.samples:
+            latent = run.spec.sample(min(run.batch_size, self.samples - n), g, run.device)
+            params = run.posterior(run.system.generator(run.spec.generator_input(latent)))
+            for f in run.spec.factors:
+                if f.name in params:
+                    nll[f.name] += float(f.nll(params[f.name], latent.codes[f.name]).sum())
+            n += len(latent)
+        out = {f.name: f.entropy() - nll[f.name] / n for f in run.spec.factors}
+        return {"L_I": out, "L_I_total": sum(out.values()), "H": {f.name: f.entropy() for f in run.spec.factors}}
+
+
+class TrainingSummary(Metric):
+    """Throughput and the last logged losses, from the run's metrics.jsonl."""
+
+    name = "training"
+
+    def applies(self, run: EvalRun) -> bool:
+        return bool(run.training_log)
+
+    def compute(self, run: EvalRun) -> dict[str, Any]:
+        rates = [r["images_per_s"] for r in run.training_log if "images_per_s" in r]
+        return {"steps": run.training_log[-1]["step"],
+                "images_per_s_median": statistics.median(rates) if rates else None,
+                "last": {k: v for k, v in run.training_log[-1].items() if k not in ("step", "images_per_s")}}
+
+
+def evaluate(run_dir: str | Path, registry: Registry, overrides: list[str] | tuple[str, ...] = (),
+             device: torch.device | str = "cpu", only: list[str] | None = None) -> dict[str, Any]:
+    """Compute every registered metric that applies to the run (or those named in ``only``)."""
+    loaded = load_run(run_dir, registry, device, overrides)
+    data = load_data(loaded.resolved)
+    run = EvalRun(loaded, data, torch.device(device), seed=loaded.resolved.recipe.run.seed)
+    results: dict[str, Any] = {"run": str(loaded.run_dir), "step": loaded.step, "data": data.description}
+    for name in registry.names("metric"):
+        if only is not None and name not in only:
+            continue
+        entry = registry.get("metric", name)
+        with blame(entry.plugin, f"metric {name!r}"):
+            metric: Metric = entry.build(entry.options())
+            if metric.applies(run):
+                results[name] = metric.compute(run)
+    return results
