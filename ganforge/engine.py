@@ -76,6 +76,9 @@ class Trainer:
         torch.manual_seed(seed)  # weight initialisation
         self.system = build_system(resolved, data.image_shape, data.num_classes).to(device)
         self.opt = make_optimizers(self.system, resolved)
+        if self.system.spec.condition is not None and data.labels is None:
+            raise GanforgeError(f"latent factor {self.system.spec.condition.name!r} conditions the critic on labels, "
+                                f"but the data ({data.description}) has none")
         self.stream = BatchStream(data, self.recipe.data.batch_size, seed, device)
         self.latent_rng = torch.Generator(device=device).manual_seed(seed + 1)
         self.autocast = autocast_dtype(self.recipe.train.precision, device)
@@ -108,16 +111,19 @@ class Trainer:
         s, G, D = self.system.spec, self.system.generator, self.system.critic
         real, labels = self.stream.next()
         latent = s.sample(len(real), self.latent_rng, self.device)
+        cond_fake = s.condition_values(latent)
+        cond_real = labels if cond_fake is not None else None  # real images are conditioned on their labels
         with torch.no_grad(), self._cast():
             fake = G(s.generator_input(latent))
         with self._cast():
             if self.recipe.train.joint_critic_pass:
-                feats = D.features(torch.cat([real, fake.to(real.dtype)]))
+                both = None if cond_fake is None else torch.cat([cond_real, cond_fake])  # type: ignore[list-item]
+                feats = D.features(torch.cat([real, fake.to(real.dtype)]), both)
                 real_f, fake_f = feats.split(len(real))
             else:
-                real_f, fake_f = D.features(real), D.features(fake)
-            adv = self.system.objective.critic_loss(D.head(real_f).float(), D.head(fake_f).float())
-            view = StepView("critic", self.step, s, latent, fake, fake_f, real, real_f, labels)
+                real_f, fake_f = D.features(real, cond_real), D.features(fake, cond_fake)
+            adv = self.system.objective.critic_loss(D.head(real_f, cond_real).float(), D.head(fake_f, cond_fake).float())
+            view = StepView("critic", self.step, s, latent, fake, fake_f, real, real_f, cond_real, cond_fake)
             loss, record = self._apply("critic", view, adv)
         self.opt.critic.zero_grad(set_to_none=True)
         loss.backward()
@@ -128,15 +134,16 @@ class Trainer:
         """min_G V(D, G) (+ e.g. λ·NLL of the codes under Q): one critic trunk pass feeds both."""
         s, G, D = self.system.spec, self.system.generator, self.system.critic
         latent = s.sample(self.recipe.data.batch_size, self.latent_rng, self.device)
+        cond_fake = s.condition_values(latent)
         frozen = [D, *self._critic_regs]
         for m in frozen:
             m.requires_grad_(False)  # no weight gradients for the critic side: cheaper, same result
         try:
             with self._cast():
                 fake = G(s.generator_input(latent))
-                fake_f = D.features(fake)
-                adv = self.system.objective.generator_loss(D.head(fake_f).float())
-                view = StepView("generator", self.step, s, latent, fake, fake_f)
+                fake_f = D.features(fake, cond_fake)
+                adv = self.system.objective.generator_loss(D.head(fake_f, cond_fake).float())
+                view = StepView("generator", self.step, s, latent, fake, fake_f, cond_fake=cond_fake)
                 loss, record = self._apply("generator", view, adv)
             self.opt.generator.zero_grad(set_to_none=True)
             loss.backward()

@@ -32,6 +32,9 @@ class LatentFactor(ABC):
 
     #: ``True`` for factors whose values are discrete classes (shown as such in traversals and eval).
     discrete: ClassVar[bool] = False
+    #: ``True`` for a *condition*: the critic sees its value too, and for real images the value is
+    #: the data's label (class-conditional GANs). At most one factor of a spec may be a condition.
+    conditions_critic: ClassVar[bool] = False
 
     def __init__(self, name: str, lam: float = 1.0) -> None:
         self.name = name
@@ -133,7 +136,8 @@ class StepView:
     fake_features: Tensor
     real: Tensor | None = None
     real_features: Tensor | None = None
-    cond_real: Tensor | None = None
+    cond_real: Tensor | None = None  # the data's labels when the spec has a condition
+    cond_fake: Tensor | None = None  # the condition values the fakes were generated with
 
 
 @dataclass

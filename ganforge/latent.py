@@ -44,6 +44,19 @@ class LatentSpec:
     def posterior_width(self) -> int:
         return sum(f.posterior_width for f in self.factors)
 
+    @property
+    def condition(self) -> LatentFactor | None:
+        """The factor the critic is conditioned on (class-conditional GANs), if any."""
+        conds = [f for f in self.factors if f.conditions_critic]
+        if len(conds) > 1:
+            raise ValueError(f"at most one conditioning factor is allowed, got {', '.join(f.name for f in conds)}")
+        return conds[0] if conds else None
+
+    def condition_values(self, batch: LatentBatch) -> Tensor | None:
+        """The values of the conditioning factor in ``batch`` (``None`` without a condition)."""
+        cond = self.condition
+        return None if cond is None else batch.codes[cond.name]
+
     def factor(self, name: str) -> LatentFactor:
         for f in self.factors:
             if f.name == name:
