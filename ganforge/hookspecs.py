@@ -99,6 +99,7 @@ def register_metrics(register: Any) -> None:
 def track_event(event: Any) -> None:
     """Observe a training run. ``event`` is one of the dataclasses in ``ganforge.events``.
 
-    Called on rank 0 only. Must not modify the run; exceptions are reported with the plugin's
-    name and stop the run after a checkpoint is written.
+    Called on rank 0 only. Must not modify the run; an exception stops the run with an error that
+    names the plugin (the checkpoints already written stay valid). See docs/plugins/ for when each
+    event fires.
     """

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata as md
+import inspect
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -70,6 +71,11 @@ class PluginInfo:
     provides: list[Entry] = field(default_factory=list)
     error: str | None = None
 
+    @property
+    def label(self) -> str:
+        """How messages name the plugin: ``'name'``, plus its distribution when it has one."""
+        return f"{self.name!r}" + (f" (distribution {self.distribution!r})" if self.distribution else "")
+
 
 def _resolve(factory: Callable[..., Any] | str) -> Callable[..., Any]:
     if callable(factory):
@@ -98,24 +104,18 @@ class Registry:
         info = info or PluginInfo(name=name, source="explicit")
         self.plugins[name] = info
         try:
-            unknown = [
-                attr
-                for attr in dir(plugin)
-                if getattr(getattr(plugin, attr, None), f"{hookspecs.PROJECT}_impl", None) is not None
-                and not hasattr(hookspecs, attr)
-            ]
-            if unknown:
-                raise PluginError(f"plugin {name!r} implements unknown hook(s): {', '.join(sorted(unknown))}")
+            _check_hooks(plugin)
             self.pm.register(plugin, name=name)
         except Exception as exc:  # noqa: BLE001 - any failure is reported with the plugin's name
-            self._fail(info, f"plugin {name!r} could not be registered: {_one_line(exc)}", exc)
+            detail = str(exc) if isinstance(exc, PluginError) else _one_line(exc)
+            self._fail(info, f"plugin {info.label} could not be registered: {detail}", exc)
             return
         for kind, hook in KINDS.items():
             for impl in getattr(self.pm.hook, hook).get_hookimpls():
                 if impl.plugin_name == name:
                     self._call_register(info, kind, impl)
         if not self.pm.get_hookcallers(plugin) and info.error is None:
-            self._fail(info, f"plugin {name!r} implements no ganforge hook (is it the right module?)", PluginError())
+            self._fail(info, f"plugin {info.label} implements no ganforge hook (is it the right module?)", PluginError())
 
     def _call_register(self, info: PluginInfo, kind: str, impl: Any) -> None:
         def register(
@@ -125,15 +125,16 @@ class Registry:
             help: str = "",  # noqa: A002 - mirrors the documented keyword
         ) -> None:
             if not isinstance(name, str) or not name:
-                raise PluginError(f"plugin {info.name!r} registered a {kind} without a name")
+                raise PluginError(f"plugin {info.label} registered a {kind} without a name")
             if not (isinstance(options, type) and issubclass(options, BaseModel)):
-                raise PluginError(f"plugin {info.name!r}: options of {kind} {name!r} must be a pydantic model class")
+                raise PluginError(f"plugin {info.label}: options of {kind} {name!r} must be a pydantic model class")
             if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
-                raise PluginError(f"plugin {info.name!r}: factory of {kind} {name!r} must be callable or 'module:attr'")
+                raise PluginError(f"plugin {info.label}: factory of {kind} {name!r} must be callable or 'module:attr'")
             existing = self.entries[kind].get(name)
             if existing is not None:
                 raise PluginError(
-                    f"{kind} {name!r} is registered twice: by plugin {existing.plugin!r} and by plugin {info.name!r}"
+                    f"{kind} {name!r} is registered twice: by plugin {self.plugins[existing.plugin].label} "
+                    f"and by plugin {info.label}"
                 )
             entry = Entry(kind, name, factory, options, help or (options.__doc__ or "").strip().split("\n")[0], info.name)
             self.entries[kind][name] = entry
@@ -146,7 +147,7 @@ class Registry:
                 raise
             self._fail(info, str(exc), exc)
         except Exception as exc:  # noqa: BLE001
-            self._fail(info, f"plugin {info.name!r} failed in {KINDS[kind]}: {_one_line(exc)}", exc)
+            self._fail(info, f"plugin {info.label} failed in {KINDS[kind]}: {_one_line(exc)}", exc)
 
     def _fail(self, info: PluginInfo, message: str, exc: BaseException) -> None:
         info.error = message
@@ -172,7 +173,25 @@ class Registry:
             try:
                 impl.function(event=event)
             except Exception as exc:  # noqa: BLE001
-                raise PluginError(f"plugin {impl.plugin_name!r} failed in track_event: {_one_line(exc)}") from exc
+                info = self.plugins.get(impl.plugin_name) or PluginInfo(impl.plugin_name)
+                raise PluginError(f"plugin {info.label} failed in track_event: {_one_line(exc)}") from exc
+
+
+def _check_hooks(plugin: object) -> None:
+    """Raise a PluginError naming a misspelt hook, or a hook argument its spec does not have."""
+    impls = {attr: fn for attr in dir(plugin)
+             if getattr(fn := getattr(plugin, attr, None), f"{hookspecs.PROJECT}_impl", None) is not None}
+    known = sorted(n for n, f in vars(hookspecs).items() if hasattr(f, f"{hookspecs.PROJECT}_spec"))
+    unknown = sorted(attr for attr in impls if attr not in known)
+    if unknown:
+        raise PluginError(f"implements unknown hook(s): {', '.join(unknown)} (the hooks are: {', '.join(known)})")
+    for attr, fn in sorted(impls.items()):
+        spec_args = list(inspect.signature(getattr(hookspecs, attr)).parameters)
+        args = list(inspect.signature(fn).parameters)  # bound methods come without self
+        extra = [a for a in args if a not in spec_args]
+        if extra:
+            raise PluginError(f"{attr}({', '.join(args)}) takes {', '.join(map(repr, extra))}, which the hook spec "
+                              f"{attr}({', '.join(spec_args)}) does not have")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -216,14 +235,15 @@ def load_registry(
                 source="built-in" if dist == "ganforge" else "entry point",
             )
             if ep.name in registry.plugins:
-                registry._fail(info, f"two plugins are named {ep.name!r} (distribution {dist!r})", PluginError())
+                first = registry.plugins[ep.name].label
+                registry._fail(info, f"two plugins are named {ep.name!r}: {first} and {info.label}; "
+                               "only the first is loaded", PluginError())
                 continue
             try:
                 plugin = ep.load()
             except Exception as exc:  # noqa: BLE001
                 registry.plugins[ep.name] = info
-                label = f"{ep.name!r}" + (f" (distribution {dist!r})" if dist else "")
-                registry._fail(info, f"plugin {label} failed to import: {_one_line(exc)}", exc)
+                registry._fail(info, f"plugin {info.label} failed to import: {_one_line(exc)}", exc)
                 continue
             registry.add_plugin(plugin, ep.name, info)
     for name, plugin in extra:
