@@ -2,16 +2,22 @@
 
 Layout inside ``<run>/checkpoints/``: ``step-00001000.safetensors`` and
 ``step-00001000.json``. The sidecar is written last and records the tensor file's size and
-SHA-256 and every tensor's name, dtype and shape; a checkpoint without a sidecar, or whose
-tensors do not match it, is incomplete and never used. Both files go through a temporary file,
-``fsync`` and ``rename``, so nothing valid is ever overwritten by something partial.
-No pickle anywhere: safetensors holds only tensors, JSON only data.
+SHA-256 and every tensor's name, dtype and shape; the tensor file's safetensors metadata records a
+SHA-256 of the sidecar's other content (``sidecar_sha256``), so each file vouches for the other
+(against corruption: checksums are no signatures). A
+checkpoint without a sidecar, or whose files do not match those records, is incomplete and never
+used. Both files go through a temporary file, ``fsync``
+and ``rename``, so nothing valid is ever overwritten by something partial; a failed write (a full
+disk) raises :class:`CheckpointError` and leaves the older checkpoints as they were.
+No pickle anywhere: safetensors holds only tensors, JSON only data; headers are checked (length,
+offsets, dtypes, shapes) before the safetensors parser sees them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import struct
@@ -28,6 +34,10 @@ from ganforge.errors import CheckpointError
 FORMAT = "ganforge-checkpoint/1"
 _NAME = re.compile(r"step-(\d{8})\.json$")
 MAX_HEADER = 100 * 1024 * 1024  # refuse safetensors headers larger than this before parsing
+MAX_SIDECAR = 64 * 1024 * 1024  # refuse sidecars larger than this before parsing
+#: safetensors dtype codes and their sizes in bytes; anything else is refused
+DTYPE_SIZES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+               "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -54,22 +64,41 @@ def _contiguous_cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
     return {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
 
 
+def sidecar_digest(sidecar: dict[str, Any]) -> str:
+    """SHA-256 of a sidecar's content but the tensor file's size and checksum (canonical JSON): the
+    tensor file stores it, and the sidecar stores the tensor file's checksum."""
+    body = {k: v for k, v in sidecar.items() if k not in ("size", "sha256")}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def save(directory: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any], keep: int) -> Path:
-    """Write checkpoint ``step`` and prune to the newest ``keep``; returns the sidecar path."""
+    """Write checkpoint ``step`` and prune to the newest ``keep``; returns the sidecar path.
+
+    A write that fails (``ENOSPC``, ``EIO``, …) raises :class:`CheckpointError`; the files of the
+    older checkpoints are untouched and no partial file is left behind.
+    """
     tensors = _contiguous_cpu(tensors)
-    blob = st_save(tensors, metadata={"format": FORMAT})
     stem = directory / f"step-{step:08d}"
-    atomic_write(stem.with_suffix(".safetensors"), blob)
-    sidecar = {
+    sidecar: dict[str, Any] = {
         "format": FORMAT,
         "step": step,
         "tensor_file": stem.with_suffix(".safetensors").name,
-        "size": len(blob),
-        "sha256": hashlib.sha256(blob).hexdigest(),
         "tensors": {k: [str(v.dtype).removeprefix("torch."), list(v.shape)] for k, v in tensors.items()},
         **meta,
     }
-    atomic_write(stem.with_suffix(".json"), json.dumps(sidecar, indent=1, sort_keys=True).encode())
+    sidecar = json.loads(json.dumps(sidecar))  # the digest covers exactly what a reader will parse
+    stamp = json.dumps({"format": FORMAT, "sidecar_sha256": sidecar_digest(sidecar)}, sort_keys=True)
+    blob = st_save(tensors, metadata={"ganforge": stamp})  # one key: safetensors orders metadata at random
+    sidecar.update(size=len(blob), sha256=hashlib.sha256(blob).hexdigest())
+    rewrite = stem.with_suffix(".json").exists()  # a checkpoint of this very step is there already
+    try:
+        atomic_write(stem.with_suffix(".safetensors"), blob)
+        atomic_write(stem.with_suffix(".json"), json.dumps(sidecar, indent=1, sort_keys=True).encode())
+    except OSError as exc:
+        if not rewrite:  # remove what this call renamed into place; an older sidecar still verifies or fails
+            stem.with_suffix(".safetensors").unlink(missing_ok=True)
+        raise CheckpointError(f"{stem}: writing the step-{step} checkpoint failed: {exc.strerror or exc}; "
+                              "the earlier checkpoints are intact") from exc
     prune(directory, keep)
     return stem.with_suffix(".json")
 
@@ -82,15 +111,20 @@ def list_checkpoints(directory: Path) -> list[Path]:
 
 
 def prune(directory: Path, keep: int) -> None:
+    """Keep the newest ``keep`` checkpoints; delete leftovers of writes that were killed."""
     for sidecar in list_checkpoints(directory)[:-keep]:
         sidecar.unlink(missing_ok=True)  # sidecar first: a half-pruned checkpoint is simply invalid
         sidecar.with_suffix(".safetensors").unlink(missing_ok=True)
     for tmp in directory.glob(".*.tmp"):
-        tmp.unlink(missing_ok=True)  # leftovers of a write that was killed
+        tmp.unlink(missing_ok=True)
+    for orphan in directory.glob("step-*.safetensors"):
+        if not orphan.with_suffix(".json").exists():
+            orphan.unlink(missing_ok=True)  # its sidecar was never written
 
 
-def check_safetensors_header(blob: bytes, source: str) -> None:
-    """Refuse malformed files before the parser sees them (huge header, bad offsets, dtypes)."""
+def check_safetensors_header(blob: bytes, source: str) -> dict[str, Any]:
+    """Refuse malformed files before the parser sees them (huge header, bad offsets, dtypes);
+    returns the parsed header."""
     if len(blob) < 8:
         raise CheckpointError(f"{source}: not a safetensors file (too short)")
     (n,) = struct.unpack("<Q", blob[:8])
@@ -106,11 +140,20 @@ def check_safetensors_header(blob: bytes, source: str) -> None:
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        if not isinstance(info, dict) or not isinstance(info.get("data_offsets"), list):
+        offsets = info.get("data_offsets") if isinstance(info, dict) else None
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(o) is int for o in offsets)):
             raise CheckpointError(f"{source}: corrupt entry {name!r} in safetensors header")
-        start, end = info["data_offsets"]
-        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= body):
+        start, end = offsets
+        if not 0 <= start <= end <= body:
             raise CheckpointError(f"{source}: tensor {name!r} lies outside the file (offsets {start}..{end})")
+        dtype, shape = info.get("dtype"), info.get("shape")
+        if not isinstance(dtype, str) or dtype not in DTYPE_SIZES:
+            raise CheckpointError(f"{source}: tensor {name!r} has an unknown dtype {str(dtype)[:20]!r}")
+        if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)):
+            raise CheckpointError(f"{source}: tensor {name!r} has a malformed shape")
+        if math.prod(shape) * DTYPE_SIZES[dtype] != end - start:
+            raise CheckpointError(f"{source}: tensor {name!r}: shape {shape} of {dtype} does not fill offsets {start}..{end}")
+    return header
 
 
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -119,7 +162,7 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
         blob = path.read_bytes()
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if blob[:2] == b"\x80\x02" or blob[:2] in (b"PK",) or path.suffix in (".pt", ".pth", ".pkl", ".ckpt"):
+    if blob[:1] == b"\x80" or blob[:2] == b"PK" or path.suffix in (".pt", ".pth", ".pkl", ".ckpt"):
         raise CheckpointError(f"{path}: pickle-based files are refused (they can run code); ganforge reads safetensors only")
     check_safetensors_header(blob, str(path))
     try:
@@ -128,23 +171,60 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path}: unreadable safetensors file: {exc}") from None
 
 
-def load(sidecar: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Load and verify one checkpoint (size, checksum, names, dtypes, shapes)."""
+def _read_sidecar(sidecar: Path) -> dict[str, Any]:
+    """Parse and check a sidecar: size limit, format, the fields that locate and verify the tensors."""
     try:
-        meta = json.loads(sidecar.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        if sidecar.stat().st_size > MAX_SIDECAR:
+            raise CheckpointError(f"{sidecar}: checkpoint sidecar larger than {MAX_SIDECAR} bytes")
+        meta = json.loads(sidecar.read_bytes())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise CheckpointError(f"{sidecar}: unreadable checkpoint sidecar: {exc}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{sidecar}: not a ganforge checkpoint sidecar")
-    tensor_path = sidecar.with_name(meta["tensor_file"])
+    if meta.get("tensor_file") != sidecar.with_suffix(".safetensors").name:  # a name, never a path elsewhere
+        raise CheckpointError(f"{sidecar}: sidecar names tensor file {str(meta.get('tensor_file'))[:80]!r}, "
+                              f"expected {sidecar.with_suffix('.safetensors').name!r}")
+    named = _NAME.match(sidecar.name)
+    if named and meta.get("step") != int(named.group(1)):
+        raise CheckpointError(f"{sidecar}: sidecar says step {meta.get('step')!r}, its name says {int(named.group(1))}")
+    if type(meta.get("size")) is not int or not isinstance(meta.get("sha256"), str) or not isinstance(meta.get("tensors"), dict):
+        raise CheckpointError(f"{sidecar}: sidecar lacks the size, sha256 or tensors record")
+    return meta
+
+
+def _stored_sidecar_digest(header: dict[str, Any], source: Path) -> str | None:
+    """The sidecar checksum a tensor file carries (None in checkpoints written before it had one)."""
+    metadata = header.get("__metadata__")
+    stamp = metadata.get("ganforge") if isinstance(metadata, dict) else None
+    if stamp is None:
+        return None
+    try:
+        digest = json.loads(stamp)["sidecar_sha256"]
+    except (TypeError, KeyError, json.JSONDecodeError):
+        digest = None
+    if not isinstance(digest, str):
+        raise CheckpointError(f"{source}: corrupt ganforge metadata in the safetensors header")
+    return digest
+
+
+def load(sidecar: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Load and verify one checkpoint: tensor file size and checksum, sidecar checksum, names, dtypes, shapes."""
+    meta = _read_sidecar(sidecar)
+    tensor_path = sidecar.with_suffix(".safetensors")
     try:
         blob = tensor_path.read_bytes()
     except OSError:
         raise CheckpointError(f"{tensor_path}: checkpoint tensors missing") from None
     if len(blob) != meta["size"] or hashlib.sha256(blob).hexdigest() != meta["sha256"]:
         raise CheckpointError(f"{tensor_path}: truncated or corrupted (size or checksum does not match its sidecar)")
-    check_safetensors_header(blob, str(tensor_path))
-    tensors = st_load(blob)
+    header = check_safetensors_header(blob, str(tensor_path))
+    digest = _stored_sidecar_digest(header, tensor_path)
+    if digest is not None and digest != sidecar_digest(meta):
+        raise CheckpointError(f"{sidecar}: corrupted sidecar (its content does not match the checksum in {tensor_path.name})")
+    try:
+        tensors = st_load(blob)
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
+        raise CheckpointError(f"{tensor_path}: unreadable safetensors file: {exc}") from None
     recorded = meta["tensors"]
     actual = {k: [str(v.dtype).removeprefix("torch."), list(v.shape)] for k, v in tensors.items()}
     if actual != recorded:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 from ganforge.errors import GanforgeError
@@ -40,3 +44,24 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
             raise GanforgeError(f"precision 'bf16' is not supported on {device}; use train.precision = 'fp32'")
         return torch.bfloat16
     return None
+
+
+@contextmanager
+def deterministic_algorithms(enabled: bool) -> Iterator[None]:
+    """While training, use only deterministic kernels (``run.deterministic``); restored afterwards.
+
+    cuBLAS needs ``CUBLAS_WORKSPACE_CONFIG`` for deterministic matrix products on CUDA >= 10.2; it is
+    set here unless the user set it already. CPU kernels are deterministic either way.
+    """
+    if not enabled:
+        yield
+        return
+    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0])
+        torch.backends.cudnn.benchmark = before[1]

@@ -26,7 +26,12 @@ class RecipeError(GanforgeError):
         self.source = source
         self.problems = problems
         lines = [f"{source}: {path}: {msg}" if path else f"{source}: {msg}" for path, msg in problems]
-        super().__init__("\n".join(lines))
+        super().__init__("\n".join(printable(line) for line in lines))
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\r``, ``\\x1e``), so that a message stays on one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class PluginError(GanforgeError):

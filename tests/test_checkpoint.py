@@ -63,7 +63,7 @@ def test_failed_write_leaves_previous_intact(tmp_path: Path, monkeypatch: pytest
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(checkpoint.os, "fsync", full_disk)
-    with pytest.raises(OSError):
+    with pytest.raises(CheckpointError, match="step-2 checkpoint failed: No space left on device"):
         _save(tmp_path, 2)
     monkeypatch.undo()
     assert (tmp_path / "step-00000001.safetensors").read_bytes() == before

@@ -7,6 +7,7 @@ one uint32 per dimension) followed by the data.
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 from pathlib import Path
 
@@ -33,15 +34,21 @@ def read_idx(path: Path) -> np.ndarray:
         raise DataError(f"{path}: truncated idx header")
     shape = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
     dtype = np.dtype(_DTYPES[raw[2]])
-    expected = int(np.prod(shape)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # exact: np.prod would overflow on crafted dimensions
     body = raw[4 + 4 * ndim :]
     if len(body) != expected:
         raise DataError(f"{path}: expected {expected} data bytes for shape {shape}, found {len(body)} (truncated?)")
-    return np.frombuffer(body, dtype=dtype).reshape(shape)
+    try:
+        return np.frombuffer(body, dtype=dtype).reshape(shape)
+    except ValueError as exc:  # e.g. (0, 2**32-1, 2**32-1): no data, yet too large for numpy
+        raise DataError(f"{path}: unusable idx shape {shape}: {exc}") from None
 
 
 def _find(root: Path, pattern: str, what: str) -> Path:
-    matches = sorted(p for p in root.glob(pattern) if p.is_file())
+    try:
+        matches = sorted(p for p in root.glob(pattern) if p.is_file())
+    except (ValueError, NotImplementedError) as exc:  # '' or an absolute pattern
+        raise DataError(f"{root}: bad {what} file pattern {pattern!r}: {exc}") from None
     if not matches:
         raise DataError(f"{root}: no {what} file matching {pattern!r}")
     if len(matches) > 1:
@@ -67,6 +74,8 @@ def load(options: IdxOptions, ctx: DataContext) -> ImageData:
         lab = read_idx(label_path)
         if lab.ndim != 1 or len(lab) != len(images):
             raise DataError(f"{label_path}: {lab.shape} labels do not match {len(images)} images")
+        if lab.dtype.kind not in "iu" or (len(lab) and int(lab.min()) < 0):
+            raise DataError(f"{label_path}: labels must be non-negative integers, got {lab.dtype}")
         labels = torch.from_numpy(lab.astype(np.int64))
     num_classes = int(labels.max()) + 1 if labels is not None and len(labels) else None
     return ImageData(
