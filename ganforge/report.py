@@ -42,3 +42,37 @@ def print_eval(results: dict[str, Any], console: Console | None = None) -> None:
             table.add_row(f"{i} [{label}]" if label is not None else str(i),
                           *[f"[bold]{c}[/bold]" if j == label else str(c) for j, c in enumerate(row)])
         console.print(table)
+    codes = (results.get("factor_codes") or {}).get("codes")
+    if codes:
+        console.print(factor_codes_table(codes))
+
+
+def factor_codes_table(codes: dict[str, Any]) -> Table:
+    """Each code's most informative ground-truth factor (and a categorical code's accuracy per factor)."""
+    table = Table(title="codes vs ground-truth factors (Q on real images)")
+    for col in ("code", "most informative factor", "I / H(factor)", "I (nats)", "accuracy (Hungarian)"):
+        table.add_column(col, justify="left" if col.startswith(("code", "most")) else "right")
+    for code, r in codes.items():
+        acc = ", ".join(f"{f} {a:.3f}" for f, a in (r.get("accuracy") or {}).items()) or "–"
+        table.add_row(code, r["factor"], f"{r['normalized_mi']:.3f}", f"{r['mi_nats']:.3f}", acc)
+    return table
+
+
+def print_comparison(comparison: Any, report_dir: Any = None, console: Console | None = None) -> None:
+    """``ganforge compare``'s table: one row per number, one column per method (median (min–max) over seeds)."""
+    from ganforge.compare import cell, references, row_name, table
+
+    console = console or Console()
+    seeds = " ".join(map(str, comparison.seeds))
+    steps = f"{comparison.steps} steps" if comparison.steps else "each recipe's steps"
+    grid = Table(title=f"ganforge compare: {', '.join(comparison.labels)}  (seeds {seeds}; {steps})")
+    grid.add_column("metric")
+    for label in comparison.labels:
+        grid.add_column(label, justify="right")
+    for key, by_label in table(comparison).items():
+        grid.add_row(row_name(key, comparison), *[cell(key, by_label.get(label)) for label in comparison.labels])
+    console.print(grid)
+    for name, value in references(comparison).items():
+        console.print(f"  {name}: {value:.4g}")
+    if report_dir is not None:
+        console.print(f"report: {report_dir / 'report.html'}")

@@ -1,0 +1,354 @@
+"""``ganforge compare``: several methods on the same data, seeds and step budget, side by side.
+
+Each target is a method name (trained from ``recipes/<method>_mnist.toml`` plus the shared ``--set``
+overrides, seed and step budget), a recipe file, or a finished run directory (reused as it is).
+Every run is evaluated with the registered metrics (``ganforge.evaluation.evaluate``), so code
+accuracy, L_I per factor, the evaluator-based sample quality and throughput come from the same
+code as ``ganforge eval``; this module only plans, trains, gathers and summarises (median and range
+over seeds). The terminal table is ``ganforge.report.print_comparison``; the report directory is
+written by ``ganforge.report_html``.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ganforge.checkpoint import atomic_write
+from ganforge.errors import GanforgeError
+from ganforge.recipe import apply_override, read_toml, resolve
+from ganforge.registry import Registry
+from ganforge.runs import METRICS_FILE, RECIPE_FILE, new_run_dir
+
+REPO_RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+MARKER = "compare.json"  # written into each run compare trains: its seed, wall time and resolved recipe
+LOG_POINTS = 30  # with --steps, log often enough for about this many points on the L_I curve
+
+
+@dataclass
+class Target:
+    """One column of the comparison: a base recipe to train from, or finished runs to reuse."""
+
+    label: str
+    recipe: Path | None = None
+    runs: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class RunOutcome:
+    """One evaluated run: its column, seed, directory, training wall time and ``evaluate()`` results."""
+
+    label: str
+    seed: int
+    run_dir: Path
+    wall_s: float | None
+    results: dict[str, Any]
+    log: list[dict[str, Any]]
+
+
+@dataclass
+class Comparison:
+    """Everything a table or report needs."""
+
+    out_dir: Path
+    labels: list[str]
+    outcomes: list[RunOutcome]
+    steps: int | None
+    seeds: list[int]
+    overrides: list[str]
+    command: str = "ganforge compare"
+
+    def of(self, label: str) -> list[RunOutcome]:
+        return [o for o in self.outcomes if o.label == label]
+
+
+# --- arguments ----------------------------------------------------------------------------------------
+def split_seeds(seeds: list[str] | None, targets: list[str]) -> tuple[list[int], list[str]]:
+    """Seeds from ``--seeds`` values (``0,1,2`` or repeated) and, when ``--seeds`` was given, from bare
+    integers among the targets: ``--seeds 0 1 2`` reaches the CLI as seed 0 plus targets "1" and "2"."""
+    if not seeds:
+        return [0], targets
+    out: list[int] = []
+    for value in seeds:
+        for part in value.replace(",", " ").split():
+            if not part.isdigit():
+                raise GanforgeError(f"--seeds takes non-negative integers, got {part!r}")
+            out.append(int(part))
+    rest = []
+    for t in targets:
+        if t.isdigit() and not Path(t).exists():
+            out.append(int(t))
+        else:
+            rest.append(t)
+    if len(set(out)) != len(out):
+        raise GanforgeError(f"--seeds lists a seed twice: {' '.join(map(str, out))}")
+    return out, rest
+
+
+def base_recipe(method: str, search: tuple[Path, ...] | None = None) -> Path:
+    """``recipes/<method>_mnist.toml`` from the working directory, else from ganforge's own checkout."""
+    search = search or (Path.cwd() / "recipes", REPO_RECIPES)
+    for folder in search:
+        path = folder / f"{method}_mnist.toml"
+        if path.is_file():
+            return path
+    looked = ", ".join(str(f / f"{method}_mnist.toml") for f in search)
+    raise GanforgeError(f"no base recipe for method {method!r} (looked for {looked}); pass a recipe file instead")
+
+
+def run_method(run_dir: Path) -> str:
+    """The method a run directory was trained with (from its recipe.toml)."""
+    if not (run_dir / RECIPE_FILE).is_file():
+        raise GanforgeError(f"{run_dir}: not a ganforge run directory (no {RECIPE_FILE})")
+    method = read_toml(run_dir / RECIPE_FILE).get("model", {}).get("method")
+    if not isinstance(method, str):
+        raise GanforgeError(f"{run_dir / RECIPE_FILE}: no model.method")
+    return method
+
+
+def plan_targets(names: list[str], registry: Registry) -> list[Target]:
+    """Targets in the order given; run directories of the same method share a column."""
+    if not names:
+        raise GanforgeError("name at least one method (e.g. infogan vanilla cgan), recipe file or run directory")
+    targets: dict[str, Target] = {}
+    for name in names:
+        path = Path(name)
+        if path.is_dir():
+            label = run_method(path)
+            target = targets.setdefault(label, Target(label))
+            if target.recipe is not None:
+                raise GanforgeError(f"{name}: method {label!r} is also to be trained; compare one or the other")
+            target.runs.append(path)
+            continue
+        if path.suffix == ".toml":
+            if not path.is_file():
+                raise GanforgeError(f"{name}: recipe file not found")
+            label, recipe = path.stem, path
+        elif name in registry.names("method"):
+            label, recipe = name, base_recipe(name)
+        else:
+            methods = ", ".join(registry.names("method")) or "none"
+            raise GanforgeError(f"{name!r} is neither a method ({methods}) nor a run directory or recipe file")
+        if label in targets:
+            raise GanforgeError(f"{name}: {label!r} is named twice")
+        targets[label] = Target(label, recipe=recipe)
+    return list(targets.values())
+
+
+# --- training ------------------------------------------------------------------------------------------
+def run_overrides(raw: dict[str, Any], overrides: list[str], steps: int | None, seed: int) -> list[str]:
+    """The ``--set`` list that turns a base recipe into one run of the comparison (user overrides win,
+    except the seed and ``--steps``, which every run of the comparison shares)."""
+    out = list(overrides)
+    if steps is not None:
+        out.append(f"train.steps={steps}")
+        if not any(o.split("=", 1)[0].strip() == "train.log_every" for o in overrides):
+            every = raw.get("train", {}).get("log_every", 50)
+            out.append(f"train.log_every={max(1, min(int(every), steps // LOG_POINTS))}")
+    out.append(f"run.seed={seed}")
+    return out
+
+
+def train_target(target: Target, seed: int, overrides: list[str], steps: int | None, out_dir: Path,
+                 registry: Registry, device: str | None, progress: bool, say: Callable[[str], None]
+                 ) -> tuple[Path, float | None]:
+    """Train one seed of ``target`` into ``out_dir/runs/<label>-seed<seed>`` (reused when finished there)."""
+    from ganforge.engine import train
+
+    assert target.recipe is not None
+    raw = read_toml(target.recipe)
+    sets = run_overrides(raw, overrides, steps, seed)
+    for assignment in sets:
+        apply_override(raw, assignment)
+    resolved = resolve(raw, registry, str(target.recipe))
+    run_dir = out_dir / "runs" / f"{target.label}-seed{seed}"
+    done = read_marker(run_dir)
+    if done:
+        if done.get("recipe") == resolved.raw:
+            say(f"{target.label} seed {seed}: reusing the finished run in {run_dir}")
+            return run_dir, done.get("wall_s")
+        raise GanforgeError(f"{run_dir} holds a run of a different recipe; pick another --out")
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise GanforgeError(f"{run_dir} holds an unfinished run; pick another --out (or finish it: "
+                            f"ganforge run --resume {run_dir})")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    command = shlex.join(["ganforge", "run", str(target.recipe), *(a for s in sets for a in ("--set", s))])
+    say(f"training {target.label} seed {seed} ({resolved.recipe.train.steps} steps) in {run_dir}")
+    start = time.perf_counter()
+    train(resolved, registry, run_dir, device=device, progress=progress, command=command, say=say)
+    wall = time.perf_counter() - start
+    atomic_write(run_dir / MARKER, json.dumps({"label": target.label, "seed": seed, "wall_s": round(wall, 2),
+                                     "recipe": resolved.raw}, indent=1).encode())
+    return run_dir, wall
+
+
+def read_marker(run_dir: Path) -> dict[str, Any]:
+    """What compare recorded about a run it trained (seed, wall time, recipe); empty when absent or unreadable."""
+    try:
+        done = json.loads((run_dir / MARKER).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return done if isinstance(done, dict) else {}
+
+
+def read_log(run_dir: Path) -> list[dict[str, Any]]:
+    """The rows of a run's metrics.jsonl (up to a torn last line)."""
+    rows = []
+    path = run_dir / METRICS_FILE
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return rows
+
+
+def run_comparison(names: list[str], registry: Registry, *, overrides: list[str] | None = None,
+                   steps: int | None = None, seeds: list[int] | None = None, out: Path | None = None,
+                   device: str | None = None, progress: bool = True,
+                   say: Callable[[str], None] = print) -> Comparison:
+    """Train (or reuse) every target for every seed, then evaluate each run."""
+    from ganforge.devices import select_device
+    from ganforge.evaluation import evaluate
+
+    targets = plan_targets(names, registry)
+    seeds = seeds if seeds is not None else [0]
+    overrides = list(overrides or [])
+    for target in targets:  # fail on a bad override before any training starts
+        if target.recipe is not None:
+            raw = read_toml(target.recipe)
+            for assignment in run_overrides(raw, overrides, steps, seeds[0]):
+                apply_override(raw, assignment)
+            resolve(raw, registry, str(target.recipe))
+    out_dir = out if out is not None else new_run_dir("compare", "runs")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs: list[tuple[str, int, Path, float | None]] = []
+    for target in targets:
+        if target.recipe is None:
+            for run_dir in target.runs:
+                wall = read_marker(run_dir).get("wall_s")
+                seed = int(read_toml(run_dir / RECIPE_FILE).get("run", {}).get("seed", 0))
+                jobs.append((target.label, seed, run_dir, wall))
+        else:
+            for seed in seeds:
+                run_dir, wall = train_target(target, seed, overrides, steps, out_dir, registry, device, progress, say)
+                jobs.append((target.label, seed, run_dir, wall))
+    eval_device = select_device(device or "auto")
+    outcomes = []
+    for label, seed, run_dir, wall in jobs:
+        say(f"evaluating {label} seed {seed} ({run_dir})")
+        results = evaluate(run_dir, registry, device=eval_device)
+        outcomes.append(RunOutcome(label, seed, run_dir, wall, results, read_log(run_dir)))
+    command = shlex.join(["ganforge", "compare", *names, *(a for o in overrides for a in ("--set", o)),
+                          *(["--steps", str(steps)] if steps else []), "--seeds", *map(str, seeds), "--out", str(out_dir)])
+    return Comparison(out_dir, [t.label for t in targets], outcomes, steps, seeds, overrides, command)
+
+
+# --- the table --------------------------------------------------------------------------------------------
+#: row key → (display name, number format); rows appear in this order, then any others
+ROWS: dict[str, tuple[str, str]] = {
+    "code_accuracy": ("code accuracy ({f})", "{:.3f}"),
+    "L_I": ("L_I {f} (nats; H = {h:.3f})", "{:.3f}"),
+    "domain_fid": ("domain FID", "{:.2f}"),
+    "classifier_score": ("classifier score", "{:.2f}"),
+    "label_accuracy": ("label accuracy", "{:.3f}"),
+    "images_per_s": ("images/s (median)", "{:.0f}"),
+    "wall_s": ("wall time (s)", "{:.1f}"),
+}
+
+
+def run_numbers(outcome: RunOutcome) -> dict[str, float]:
+    """The table's numbers for one run, keyed ``code_accuracy/c1``, ``L_I/c1``, ``domain_fid``, …"""
+    r = outcome.results
+    out: dict[str, float] = {}
+    for f, v in r.get("code_accuracy", {}).items():
+        out[f"code_accuracy/{f}"] = v["accuracy"]
+    for f, v in (r.get("mutual_information") or {}).get("L_I", {}).items():
+        out[f"L_I/{f}"] = v
+    if "domain_fid" in r:
+        out["domain_fid"] = r["domain_fid"]["fid"]
+    if "classifier_score" in r:
+        out["classifier_score"] = r["classifier_score"]["generated"]
+    if "label_accuracy" in r:
+        out["label_accuracy"] = r["label_accuracy"]["accuracy"]
+    if (r.get("training") or {}).get("images_per_s_median") is not None:
+        out["images_per_s"] = r["training"]["images_per_s_median"]
+    if outcome.wall_s is not None:
+        out["wall_s"] = outcome.wall_s
+    return out
+
+
+def spread(values: list[float]) -> dict[str, Any]:
+    """Median, min, max and the values themselves."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "values": values}
+
+
+def table(comparison: Comparison) -> dict[str, dict[str, dict[str, Any]]]:
+    """Row key → column label → :func:`spread` of that number over the column's runs (absent: n/a)."""
+    per_label = {label: [run_numbers(o) for o in comparison.of(label)] for label in comparison.labels}
+    keys: list[str] = []
+    for prefix in ROWS:
+        for numbers in (n for rows in per_label.values() for n in rows):
+            keys += [key for key in numbers if key.split("/")[0] == prefix and key not in keys]
+    return {key: {label: spread([n[key] for n in rows if key in n])
+                  for label, rows in per_label.items() if any(key in n for n in rows)}
+            for key in keys}
+
+
+def entropies(comparison: Comparison) -> dict[str, float]:
+    """H(c) per factor name, from the runs' mutual-information results."""
+    out: dict[str, float] = {}
+    for o in comparison.outcomes:
+        out.update((o.results.get("mutual_information") or {}).get("H", {}))
+    return out
+
+
+def row_name(key: str, comparison: Comparison) -> str:
+    prefix, _, factor = key.partition("/")
+    name = ROWS[prefix][0]
+    return name.format(f=factor, h=entropies(comparison).get(factor, float("nan")))
+
+
+def cell(key: str, stat: dict[str, Any] | None) -> str:
+    """``median`` alone, or ``median (min–max)`` over several seeds; ``–`` when the metric does not apply."""
+    if stat is None:
+        return "–"
+    fmt = ROWS[key.split("/")[0]][1]
+    text = fmt.format(stat["median"])
+    if len(stat["values"]) > 1:
+        text += f" ({fmt.format(stat['min'])}–{fmt.format(stat['max'])})"
+    return text
+
+
+def references(comparison: Comparison) -> dict[str, float]:
+    """Properties of the data, not of a method: evaluator accuracy, real-vs-real FID, real classifier score."""
+    out: dict[str, float] = {}
+    for o in comparison.outcomes:
+        r = o.results
+        if "domain_fid" in r:
+            out["evaluator held-out accuracy"] = r["domain_fid"]["evaluator_heldout_accuracy"]
+            out["domain FID, real vs real halves"] = r["domain_fid"]["real_vs_real"]
+        if "classifier_score" in r:
+            out["classifier score of real images"] = r["classifier_score"]["real"]
+    return out
+
+
+def as_json(comparison: Comparison, report_dir: Path | None = None) -> dict[str, Any]:
+    """The table (median, min, max, values per method) plus the runs behind it."""
+    return {
+        "methods": comparison.labels,
+        "seeds": comparison.seeds,
+        "steps": comparison.steps,
+        "overrides": comparison.overrides,
+        "table": table(comparison),
+        "references": references(comparison),
+        "runs": [{"method": o.label, "seed": o.seed, "run_dir": str(o.run_dir), "wall_s": o.wall_s}
+                 for o in comparison.outcomes],
+        "report": None if report_dir is None else str(report_dir),
+    }

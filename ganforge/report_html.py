@@ -1,0 +1,147 @@
+"""The comparison's report directory: ``report.html`` (self-contained), ``report.md``, plots and grids.
+
+``report.html`` embeds every picture as base64, so the one file can be mailed or archived; the
+PNGs also sit beside it for ``report.md`` and for reuse. Layout: the table, the reference numbers of
+the data, the L_I plot (InfoGAN's Figure 1), loss curves, then each method's final sample grid and
+latent traversals side by side.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from ganforge.checkpoint import atomic_write
+from ganforge.compare import Comparison, as_json, cell, entropies, references, row_name, table
+from ganforge.compare_plots import plot_losses, plot_mutual_information
+from ganforge.recipe import read_toml
+from ganforge.runs import RECIPE_FILE
+
+NOTES = [
+    "L_I is the variational lower bound H(c) − E[−log Q(c | G(z, c))] on the mutual information between a code "
+    "and the images, in nats, measured on 5,000 fresh samples with the final Q; H(c) is its ceiling (ln 10 = "
+    "2.303 for a 10-way code).",
+    "Code accuracy: argmax of Q on the real images, matched one-to-one to the labels (Hungarian).",
+    "Domain FID and classifier score are computed in the feature space of ganforge's evaluator, a small CNN "
+    "trained on this data's labelled images: they compare methods on the same data, and are not ImageNet-"
+    "Inception FID / IS values (docs/evaluation.md).",
+    "Label accuracy (conditional models): share of samples generated for class y that the evaluator classifies as y.",
+    "Cells show the median over seeds, with (min–max) when there are several.",
+]
+
+
+def _newest(folder: Path, pattern: str) -> Path | None:
+    found = sorted(folder.glob(pattern))
+    return found[-1] if found else None
+
+
+def pictures(comparison: Comparison, report_dir: Path) -> dict[str, list[tuple[str, Path]]]:
+    """Per method (its first run): the final sample grid and traversal grids, copied into the report."""
+    out: dict[str, list[tuple[str, Path]]] = {}
+    for label in comparison.labels:
+        runs = comparison.of(label)
+        if not runs:
+            continue
+        run_dir = runs[0].run_dir
+        items: list[tuple[str, Path]] = []
+        grid = _newest(run_dir / "samples", "step-*.png")
+        if grid is not None:
+            items.append((f"samples (seed {runs[0].seed}, {grid.stem})", grid))
+        factors = read_toml(run_dir / RECIPE_FILE).get("latent", {}).get("factors", [])
+        for f in factors:
+            trav = _newest(run_dir / "traversals", f"{f['name']}-step-*.png")
+            if trav is not None:
+                items.append((f"traversal of {f['name']} ({f['kind']}): one column per value", trav))
+        copied = []
+        for i, (caption, src) in enumerate(items):
+            dst = report_dir / f"{label}-{i}-{src.name}"
+            shutil.copyfile(src, dst)
+            copied.append((caption, dst))
+        out[label] = copied
+    return out
+
+
+def _b64(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _rows(comparison: Comparison) -> list[tuple[str, list[str]]]:
+    return [(row_name(key, comparison), [cell(key, by.get(label)) for label in comparison.labels])
+            for key, by in table(comparison).items()]
+
+
+def render_markdown(comparison: Comparison, plots: dict[str, Path | None], pics: dict[str, list[tuple[str, Path]]],
+                    command: str) -> str:
+    lines = ["# ganforge compare: " + ", ".join(comparison.labels), "", f"`{command}`", ""]
+    lines += ["| metric | " + " | ".join(comparison.labels) + " |", "|---|" + "---:|" * len(comparison.labels)]
+    lines += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in _rows(comparison)]
+    lines += [""] + [f"- {k}: {v:.4g}" for k, v in references(comparison).items()]
+    lines += [""] + [f"- {n}" for n in NOTES] + [""]
+    for title, path in plots.items():
+        if path is not None:
+            lines += [f"## {title}", "", f"![{title}]({path.name})", ""]
+    lines += ["## Samples and traversals", ""]
+    for label, items in pics.items():
+        lines += [f"### {label}", ""] + [f"![{c}]({p.name})  \n{c}\n" for c, p in items]
+    lines += ["## Runs", ""] + [f"- {o.label} seed {o.seed}: `{o.run_dir}`" for o in comparison.outcomes]
+    return "\n".join(lines) + "\n"
+
+
+CSS = """
+body { font-family: system-ui, sans-serif; margin: 24px; color: #222; max-width: 1400px; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }
+code { background: #f4f4f4; padding: 2px 4px; }
+table { border-collapse: collapse; margin: 12px 0; }
+th, td { border: 1px solid #ccc; padding: 4px 10px; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th { background: #f0f0f0; }
+.methods { display: flex; gap: 24px; flex-wrap: wrap; align-items: flex-start; }
+.method { border: 1px solid #ddd; padding: 8px; } .method h3 { margin: 0 0 6px 0; }
+figure { margin: 0 0 10px 0; } figcaption { font-size: 0.85em; color: #555; max-width: 320px; }
+img.grid { image-rendering: pixelated; width: 300px; } img.plot { max-width: 100%; }
+"""
+
+
+def render_html(comparison: Comparison, plots: dict[str, Path | None], pics: dict[str, list[tuple[str, Path]]],
+                command: str) -> str:
+    e = html.escape
+    head = "".join(f"<th>{e(label)}</th>" for label in comparison.labels)
+    body = "".join(f"<tr><td>{e(name)}</td>" + "".join(f'<td class="num">{e(c)}</td>' for c in cells) + "</tr>"
+                   for name, cells in _rows(comparison))
+    refs = "".join(f"<li>{e(k)}: {v:.4g}</li>" for k, v in references(comparison).items())
+    notes = "".join(f"<li>{e(n)}</li>" for n in NOTES)
+    figs = "".join(f'<h2>{e(title)}</h2><img class="plot" src="{_b64(path)}" alt="{e(title)}">'
+                   for title, path in plots.items() if path is not None)
+    cards = "".join(
+        f'<div class="method"><h3>{e(label)}</h3>'
+        + "".join(f'<figure><img class="grid" src="{_b64(p)}" alt="{e(c)}"><figcaption>{e(c)}</figcaption></figure>'
+                  for c, p in items)
+        + "</div>"
+        for label, items in pics.items())
+    runs = "".join(f"<li>{e(o.label)} seed {o.seed}: <code>{e(str(o.run_dir))}</code></li>" for o in comparison.outcomes)
+    data = comparison.outcomes[0].results.get("data", "") if comparison.outcomes else ""
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>ganforge compare</title>"
+            f"<style>{CSS}</style></head><body>"
+            f"<h1>ganforge compare: {e(', '.join(comparison.labels))}</h1>"
+            f"<p><code>{e(command)}</code><br>data: {e(data)} · written {e(time.strftime('%Y-%m-%d %H:%M'))}</p>"
+            f"<table><tr><th>metric</th>{head}</tr>{body}</table><ul>{refs}</ul><ul>{notes}</ul>"
+            f"{figs}<h2>Samples and traversals (final step)</h2><div class='methods'>{cards}</div>"
+            f"<h2>Runs</h2><ul>{runs}</ul></body></html>\n")
+
+
+def write_report(comparison: Comparison, report_dir: Path) -> Path:
+    """Write the report directory; returns the path of ``report.html``."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    plots = {
+        "L_I over training steps": plot_mutual_information(comparison, entropies(comparison), report_dir / "mutual_information.png"),
+        "Loss curves": plot_losses(comparison, report_dir / "losses.png"),
+    }
+    pics = pictures(comparison, report_dir)
+    atomic_write(report_dir / "results.json", json.dumps(as_json(comparison, report_dir), indent=2, default=str).encode())
+    atomic_write(report_dir / "report.md", render_markdown(comparison, plots, pics, comparison.command).encode())
+    atomic_write(report_dir / "report.html", render_html(comparison, plots, pics, comparison.command).encode())
+    return report_dir / "report.html"

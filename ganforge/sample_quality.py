@@ -1,0 +1,116 @@
+"""Sample-quality metrics in the evaluator's feature space: domain FID, classifier score, label accuracy.
+
+All three share one evaluator (``ganforge.evaluator``, trained on the run's labelled real data and
+cached) and one set of generated samples per evaluation, kept in ``EvalRun.cache``. The math is in
+``ganforge.metrics.frechet``. These are domain-specific numbers: docs/evaluation.md explains why
+they are not comparable with ImageNet-Inception FID / IS values from papers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ganforge.evaluation import EvalRun
+from ganforge.evaluator import Evaluator, evaluator_for, to_unit
+from ganforge.interfaces import Metric
+from ganforge.pictures import generate
+
+SAMPLES = 5000  # generated images per evaluation, and at most as many real ones (FID is biased by N)
+MIN_IMAGES = 100  # fewer labelled images cannot train an evaluator worth the name
+
+
+def _evaluator(run: EvalRun) -> Evaluator:
+    if "evaluator" not in run.cache:
+        run.cache["evaluator"] = evaluator_for(run.data, run.device)
+    return run.cache["evaluator"]
+
+
+def _labelled(run: EvalRun) -> bool:
+    return run.data.labels is not None and run.data.num_classes is not None and len(run.data) >= MIN_IMAGES
+
+
+def real_embedding(run: EvalRun) -> tuple[Tensor, Tensor]:
+    """Evaluator features and probabilities of ``min(N, SAMPLES)`` real images (a seeded subset)."""
+    if "real_embedding" not in run.cache:
+        n = min(len(run.data), SAMPLES)
+        idx = torch.randperm(len(run.data), generator=torch.Generator().manual_seed(run.seed))[:n]
+        run.cache["real_embedding"] = _evaluator(run).embed(to_unit(run.data.images[idx]))
+    return run.cache["real_embedding"]
+
+
+@torch.no_grad()
+def generated_embedding(run: EvalRun) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Features, probabilities and condition values (or ``None``) of as many generated images as real ones."""
+    if "generated_embedding" not in run.cache:
+        n = len(real_embedding(run)[0])
+        g = torch.Generator().manual_seed(run.seed + 4321)
+        feats, probs, conds = [], [], []
+        for start in range(0, n, run.batch_size):
+            latent = run.spec.sample(min(run.batch_size, n - start), g, "cpu")
+            cond = run.spec.condition_values(latent)
+            latent.noise = latent.noise.to(run.device)
+            latent.codes = {k: v.to(run.device) for k, v in latent.codes.items()}
+            f, p = _evaluator(run).embed(generate(run.system.generator, run.spec, latent))
+            feats.append(f)
+            probs.append(p)
+            conds.append(cond)
+        cond_all = None if conds[0] is None else torch.cat(conds)  # type: ignore[arg-type]
+        run.cache["generated_embedding"] = (torch.cat(feats), torch.cat(probs), cond_all)
+    return run.cache["generated_embedding"]
+
+
+class DomainFID(Metric):
+    """Fréchet distance between real and generated images in the evaluator's 128-d feature space."""
+
+    name = "domain_fid"
+
+    def applies(self, run: EvalRun) -> bool:
+        return _labelled(run)
+
+    def compute(self, run: EvalRun) -> dict[str, Any]:
+        from ganforge.metrics import feature_statistics, frechet_distance
+
+        real, _ = real_embedding(run)
+        fake, _, _ = generated_embedding(run)
+        half = len(real) // 2
+        return {
+            "fid": frechet_distance(*feature_statistics(real), *feature_statistics(fake)),
+            # the floor: two disjoint halves of the real images (half the samples each, so slightly higher bias)
+            "real_vs_real": frechet_distance(*feature_statistics(real[:half]), *feature_statistics(real[half:])),
+            "samples": len(fake),
+            "evaluator_heldout_accuracy": _evaluator(run).heldout_accuracy,
+        }
+
+
+class ClassifierScore(Metric):
+    """exp(E KL(p(y|x) ‖ p(y))) under the evaluator: the Inception-Score analogue, in [1, K]."""
+
+    name = "classifier_score"
+
+    def applies(self, run: EvalRun) -> bool:
+        return _labelled(run)
+
+    def compute(self, run: EvalRun) -> dict[str, Any]:
+        from ganforge.metrics import classifier_score
+
+        _, real = real_embedding(run)
+        _, fake, _ = generated_embedding(run)
+        return {"generated": classifier_score(fake), "real": classifier_score(real), "classes": run.data.num_classes}
+
+
+class LabelAccuracy(Metric):
+    """Conditional models: share of samples generated for class y that the evaluator classifies as y."""
+
+    name = "label_accuracy"
+
+    def applies(self, run: EvalRun) -> bool:
+        return _labelled(run) and run.spec.condition is not None
+
+    def compute(self, run: EvalRun) -> dict[str, Any]:
+        _, probs, cond = generated_embedding(run)
+        assert cond is not None  # applies() checked the spec has a condition
+        accuracy = float((probs.argmax(dim=1) == cond.long()).float().mean())
+        return {"accuracy": accuracy, "factor": run.spec.condition.name, "samples": len(cond)}

@@ -1,0 +1,167 @@
+"""``ganforge compare``: argument plumbing, the table's statistics, and one end-to-end run on tiny data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomli_w
+from typer.testing import CliRunner
+
+from ganforge.cli import app
+from ganforge.compare import (
+    Comparison,
+    RunOutcome,
+    base_recipe,
+    cell,
+    plan_targets,
+    Target,
+    run_overrides,
+    split_seeds,
+    table,
+    train_target,
+)
+from ganforge.compare_plots import band
+from ganforge.errors import GanforgeError
+from ganforge.registry import Registry, load_registry
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+#: tiny InfoGAN, its Figure-1 baseline (Q trained, no reward to G) and a CGAN on 256 synthetic blobs
+SMALL_NETS = {"generator": {"kind": "mlp", "hidden": 32, "layers": 1}, "critic": {"kind": "mlp", "hidden": 32, "layers": 1}}
+BASE: dict[str, Any] = {
+    "run": {"device": "cpu"}, "data": {"source": "synthetic", "size": 256, "batch_size": 32},
+    "latent": {"noise_dim": 8, "factors": [{"name": "c1", "kind": "categorical", "k": 4}]},
+    "train": {"steps": 6, "log_every": 2, "sample_every": 6, "checkpoint_every": 6, "sample_grid": 4},
+}
+RECIPES: dict[str, dict[str, Any]] = {
+    "info": {**BASE, **SMALL_NETS, "model": {"method": "infogan"}},
+    "plain": {**BASE, **SMALL_NETS, "model": {"method": "vanilla"},
+              "regularizers": [{"kind": "mutual_information", "generator_reward": False}]},
+    "cond": {**BASE, "model": {"method": "cgan"},
+             "latent": {"noise_dim": 8, "factors": [{"name": "y", "kind": "label", "k": 4}]},
+             "generator": {"kind": "cgan_mnist", "hidden": 32, "channels": 8},
+             "critic": {"kind": "cgan_mnist", "hidden": 32, "channels": 8}},
+}
+
+
+@pytest.fixture(scope="module")
+def full_registry() -> Registry:
+    return load_registry()
+
+
+def _recipes(tmp_path: Path) -> list[str]:
+    paths = []
+    for name, raw in RECIPES.items():
+        path = tmp_path / f"{name}.toml"
+        path.write_text(f"# ganforge run {name}.toml\n" + tomli_w.dumps(raw))
+        paths.append(str(path))
+    return paths
+
+
+def test_seeds_from_option_and_trailing_integers() -> None:
+    assert split_seeds(None, ["infogan"]) == ([0], ["infogan"])
+    assert split_seeds(["0"], ["infogan", "1", "vanilla", "2"]) == ([0, 1, 2], ["infogan", "vanilla"])
+    assert split_seeds(["3,4"], ["cgan"]) == ([3, 4], ["cgan"])
+    with pytest.raises(GanforgeError, match="non-negative integers"):
+        split_seeds(["x"], [])
+    with pytest.raises(GanforgeError, match="a seed twice"):
+        split_seeds(["1", "1"], [])
+
+
+def test_targets_are_methods_recipes_or_run_dirs(full_registry: Registry, tmp_path: Path) -> None:
+    assert base_recipe("infogan") == ROOT / "recipes" / "infogan_mnist.toml"
+    targets = plan_targets(["cgan", "vanilla", _recipes(tmp_path)[0]], full_registry)
+    assert [(t.label, t.recipe) for t in targets] == [
+        ("cgan", ROOT / "recipes" / "cgan_mnist.toml"), ("vanilla", ROOT / "recipes" / "vanilla_mnist.toml"),
+        ("info", tmp_path / "info.toml")]
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "recipe.toml").write_text(tomli_w.dumps(RECIPES["info"]))
+    reused = plan_targets([str(run_dir)], full_registry)
+    assert reused[0].label == "infogan" and reused[0].runs == [run_dir] and reused[0].recipe is None
+    for names, message in [(["nosuch"], "neither a method"), (["infogan", "infogan"], "named twice"),
+                           ([str(tmp_path / "gone.toml")], "recipe file not found"), ([], "at least one"),
+                           ([str(tmp_path)], "not a ganforge run directory")]:
+        with pytest.raises(GanforgeError, match=message):
+            plan_targets(names, full_registry)
+
+
+def test_run_overrides_share_steps_and_seed_and_keep_user_keys() -> None:
+    raw = {"train": {"log_every": 50}}
+    assert run_overrides(raw, ["data.limit=5"], 300, 2) == ["data.limit=5", "train.steps=300", "train.log_every=10", "run.seed=2"]
+    assert run_overrides(raw, ["train.log_every=7"], 300, 0) == ["train.log_every=7", "train.steps=300", "run.seed=0"]
+    assert run_overrides(raw, [], None, 1) == ["run.seed=1"]
+
+
+def test_out_dir_never_mixes_runs_of_different_recipes(full_registry: Registry, tmp_path: Path) -> None:
+    recipe = Path(_recipes(tmp_path)[0])
+    run_dir = tmp_path / "out" / "runs" / "info-seed0"
+    run_dir.mkdir(parents=True)
+    (run_dir / "compare.json").write_text(json.dumps({"recipe": {"other": 1}, "wall_s": 1.0}))
+    args = (Target("info", recipe), 0, [], 4, tmp_path / "out", full_registry, "cpu", False, lambda m: None)
+    with pytest.raises(GanforgeError, match="a run of a different recipe"):
+        train_target(*args)
+    (run_dir / "compare.json").unlink()
+    (run_dir / "metrics.jsonl").write_text("")
+    with pytest.raises(GanforgeError, match="an unfinished run.*--resume"):
+        train_target(*args)
+
+
+def _outcome(label: str, seed: int, results: dict[str, Any], wall: float | None = 1.0) -> RunOutcome:
+    return RunOutcome(label, seed, Path(f"/runs/{label}-{seed}"), wall, results, [])
+
+
+def test_table_reports_median_and_range_over_seeds() -> None:
+    mi = lambda v: {"mutual_information": {"L_I": {"c1": v}, "H": {"c1": 2.3}}}  # noqa: E731
+    outcomes = [_outcome("a", 0, mi(2.0)), _outcome("a", 1, mi(2.2)), _outcome("a", 2, mi(1.0), wall=None),
+                _outcome("b", 0, {"label_accuracy": {"accuracy": 0.5}})]
+    rows = table(Comparison(Path("."), ["a", "b"], outcomes, 10, [0, 1, 2], []))
+    assert list(rows) == ["L_I/c1", "label_accuracy", "wall_s"]
+    assert rows["L_I/c1"]["a"] == {"median": 2.0, "min": 1.0, "max": 2.2, "values": [2.0, 2.2, 1.0]}
+    assert "b" not in rows["L_I/c1"] and "a" not in rows["label_accuracy"]
+    assert rows["wall_s"]["a"]["values"] == [1.0, 1.0]  # the run without a wall time is left out
+    assert cell("L_I/c1", rows["L_I/c1"]["a"]) == "2.000 (1.000–2.200)"
+    assert cell("label_accuracy", rows["label_accuracy"]["b"]) == "0.500"
+    assert cell("label_accuracy", None) == "–"
+
+
+def test_curve_band_uses_steps_all_seeds_logged() -> None:
+    assert band([{1: 1.0, 2: 2.0, 3: 3.0}, {2: 4.0, 3: 5.0}, {2: 0.0, 3: 1.0}]) == ([2, 3], [2.0, 3.0], [0.0, 1.0], [4.0, 5.0])
+
+
+def test_unknown_target_is_a_one_line_error() -> None:
+    result = runner.invoke(app, ["compare", "nosuch"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "error: 'nosuch' is neither a method" in result.output
+
+
+@pytest.mark.slow
+def test_compare_end_to_end(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "cmp"
+    result = runner.invoke(app, ["compare", *_recipes(tmp_path), "--steps", "4", "--seeds", "0", "1",
+                                 "--out", str(out), "--json", "--set", "train.sample_every=2"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{\n"):])
+    rows = report["table"]
+    assert report["methods"] == ["info", "plain", "cond"] and report["seeds"] == [0, 1]
+    assert set(rows["L_I/c1"]) == {"info", "plain"} and set(rows["label_accuracy"]) == {"cond"}
+    assert set(rows["domain_fid"]) == set(rows["classifier_score"]) == {"info", "plain", "cond"}
+    assert len(rows["domain_fid"]["cond"]["values"]) == 2  # two seeds
+    assert sorted(p.name for p in (out / "runs").iterdir()) == [
+        "cond-seed0", "cond-seed1", "info-seed0", "info-seed1", "plain-seed0", "plain-seed1"]
+    assert '"step": 4' in (out / "runs" / "info-seed1" / "metrics.jsonl").read_text()  # --steps reached every run
+    html = (out / "report" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 2 + 3 * 2  # two plots, a grid and a traversal per method
+    assert 'src="http' not in html and 'src="/' not in html  # self-contained
+    for name in ("report.md", "mutual_information.png", "losses.png", "results.json"):
+        assert (out / "report" / name).is_file(), name
+    # finished runs can be compared again by path, without training
+    again = runner.invoke(app, ["compare", str(out / "runs" / "info-seed0"), str(out / "runs" / "cond-seed0"),
+                                "--out", str(tmp_path / "again")])
+    assert again.exit_code == 0, again.output
+    assert "training" not in again.output and "label accuracy" in again.output and "infogan" in again.output
