@@ -27,6 +27,10 @@ class LatentBatch:
     def __len__(self) -> int:
         return len(self.noise)
 
+    def rows(self, index: slice) -> LatentBatch:
+        """The rows ``index`` of the noise and of every code (a process's slice of a global batch)."""
+        return LatentBatch(self.noise[index], {k: v[index] for k, v in self.codes.items()})
+
 
 @dataclass
 class LatentSpec:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ganforge.errors import DataError
 from ganforge.interfaces import ImageData
 
 
@@ -29,7 +30,8 @@ class BatchStream:
                  rank: int = 0, world_size: int = 1) -> None:
         n = len(data) // world_size
         if n < batch_size:
-            raise ValueError(f"dataset has {len(data)} images, fewer than one batch of {batch_size} per process")
+            raise DataError(f"{data.description}: {len(data)} images, fewer than one batch of {batch_size} per process; "
+                            "lower data.batch_size")
         self.images = data.images.to(device)
         self.labels = data.labels.to(device) if data.labels is not None else None
         self.batch_size = batch_size
