@@ -190,6 +190,10 @@ class ImageData:
 
     ``factors`` holds ground-truth generative factors when the source knows them (procedural
     data), keyed by name, each ``(N,)``; ``factor_kinds`` says ``"categorical"`` or ``"continuous"``.
+    ``render_factors``, offered by sources that can draw new images (procedural data), maps factor
+    values (the same names and meaning as ``factors``, each ``(M,)``) to ``uint8`` images
+    ``(M, C, H, W)``: metrics such as the FactorVAE score use it to make images with one factor held
+    fixed. It is a plain callable, so the core needs to know nothing about the source.
     """
 
     images: Tensor
@@ -198,6 +202,7 @@ class ImageData:
     factors: dict[str, Tensor] | None = None
     factor_kinds: dict[str, str] = field(default_factory=dict)
     description: str = ""
+    render_factors: Callable[[dict[str, Tensor]], Tensor] | None = None
 
     def __post_init__(self) -> None:
         if self.images.dim() != 4:
@@ -228,6 +233,9 @@ class Metric(ABC):
     """An evaluation metric: reads a trained run, returns named numbers (and optional tables)."""
 
     name: ClassVar[str] = "metric"
+
+    def __init__(self, options: Any = None) -> None:
+        self.options = options  # the validated options model the metric was registered with
 
     @abstractmethod
     def applies(self, run: Any) -> bool:

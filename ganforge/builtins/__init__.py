@@ -43,3 +43,15 @@ def register_metrics(register: Any) -> None:
     register("mutual_information", "ganforge.evaluation:MutualInformationBound",
              help="Variational lower bound L_I per factor on generated samples, in nats.")
     register("training", "ganforge.evaluation:TrainingSummary", help="Throughput and last losses of the run.")
+    register("factor_codes", "ganforge.factor_metrics:FactorCodes",
+             help="Data with known factors: each code's most informative factor (MI) and categorical-code accuracy.")
+    register("mig", "ganforge.factor_metrics:MutualInformationGap",
+             help="Data with known factors: Mutual Information Gap of Q's codes on real images (Chen et al. 2018).")
+    register("factor_vae", "ganforge.factor_metrics:FactorVAEScore",
+             help="Data with known factors: FactorVAE score of Q's codes (Kim & Mnih 2018), fixed-factor images rendered.")
+    register("domain_fid", "ganforge.sample_quality:DomainFID",
+             help="Fréchet distance of generated to real images in the evaluator classifier's features (domain FID).")
+    register("classifier_score", "ganforge.sample_quality:ClassifierScore",
+             help="Inception-Score analogue exp(E KL(p(y|x) || p(y))) under the evaluator classifier.")
+    register("label_accuracy", "ganforge.sample_quality:LabelAccuracy",
+             help="Conditional models: share of samples for class y that the evaluator classifies as y.")

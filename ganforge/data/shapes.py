@@ -52,7 +52,8 @@ Public API, for metrics that must render images with one factor held fixed:
 * :func:`render` ``(shape, scale, rotation, pos_x, pos_y, image_size, supersample)`` → ``uint8``
   ``(N, 1, S, S)``; a pure function of its arguments. Its parameter names match the factor names,
   so ``render(**factors, image_size=o.image_size, supersample=o.supersample)`` works;
-* :func:`load` ``(options, ctx)`` → :class:`~ganforge.interfaces.ImageData`, the registered factory.
+* :func:`load` ``(options, ctx)`` → :class:`~ganforge.interfaces.ImageData`, the registered factory;
+  its ``render_factors`` renders factor dicts at the data's image size and supersampling.
 
 E.g. FactorVAE votes: ``f = sample_factors(L, g, o); f["scale"][:] = f["scale"][0]; x = render(**f, ...)``.
 """
@@ -60,6 +61,7 @@ E.g. FactorVAE votes: ``f = sample_factors(L, g, o); f["scale"][:] = f["scale"][
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 from torch import Tensor
@@ -228,6 +230,11 @@ def _coverage(kind: int, x_col: Tensor, x_row: Tensor, y_col: Tensor, y_row: Ten
     return ((count * 255 + (ss * ss) // 2) // (ss * ss)).to(torch.uint8)
 
 
+def render_named(factors: dict[str, Tensor], image_size: int = 64, supersample: int = 4) -> Tensor:
+    """:func:`render` with the factors given as one dict (``ImageData.render_factors``' signature)."""
+    return render(**{k: factors[k] for k in FACTOR_NAMES}, image_size=image_size, supersample=supersample)
+
+
 def load(options: ShapesOptions, ctx: DataContext) -> ImageData:
     """``options.size`` shapes with factors from :func:`sample_factors`, seeded by ``ctx.seed``."""
     g = torch.Generator().manual_seed(ctx.seed + _SEED_OFFSET)
@@ -245,4 +252,5 @@ def load(options: ShapesOptions, ctx: DataContext) -> ImageData:
             f"procedural shapes ({n}×1×{s}×{s}; square/ellipse/heart; scale, rotation "
             f"[{options.rotation_range}], pos_x, pos_y {mode}; supersample {options.supersample})"
         ),
+        render_factors=partial(render_named, image_size=s, supersample=options.supersample),
     )

@@ -36,6 +36,9 @@ def register_regularizers(register: Any) -> None:
 def register_generators(register: Any) -> None:
     register("infogan_mnist", f"{_P}.networks:build_generator", NoOptions,
              help="The InfoGAN paper's MNIST generator (FC 1024, FC 7·7·128, two 4×4 up-convs, tanh).")
+    register("spatial_broadcast", f"{_P}.broadcast:build_generator", o.SpatialBroadcastOptions,
+             help="Latent tiled over a coarse x/y coordinate grid, 3×3 convs, up-convs (Watters et al. 2019): "
+             "position becomes a near-linear function of the codes.")
 
 
 @hookimpl

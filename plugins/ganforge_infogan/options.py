@@ -96,3 +96,12 @@ class MutualInformationOptions(BaseModel):
         description="Give the generator the MI loss term. False = the paper's Figure-1 baseline: Q is trained "
         "(so L_I is still measured) but G gets no reward for making codes recoverable.",
     )
+
+
+class SpatialBroadcastOptions(BaseModel):
+    """Size of the spatial-broadcast generator (latent tiled over a coordinate grid, then up-convolutions)."""
+
+    model_config = _STRICT
+    channels: int = Field(
+        32, ge=4, description="Channels of the two 3×3 convolutions on the coarse grid (halved by each up-convolution)."
+    )

@@ -1,0 +1,143 @@
+"""InfoGAN vs a GAN without MI reward on procedural shapes, several seeds: ``python benchmarks/shapes_disentanglement.py``.
+
+Both methods train ``recipes/infogan_shapes.toml`` unchanged but for two keys: ``vanilla`` sets
+``model.method = "vanilla"`` and ``regularizers[0].generator_reward = false``, so it has the same
+networks, latent codes and Q head, and Q is trained to read the codes off generated images, but the
+generator gets no reward for making them readable (the InfoGAN paper's Figure-1 baseline). Each run
+is timed (wall clock, and CPU time, which does not depend on what else the machine runs) and evaluated
+with the registered ground-truth metrics (Q's codes on the real images): shape accuracy of the
+categorical code (Hungarian), MIG, FactorVAE score, and each code's most informative factor. Prints
+markdown tables: median (min–max) over seeds per method, then every run.
+
+Two processes can share the work, e.g. ``--methods infogan`` and ``--methods vanilla`` side by side
+(each with ``OMP_NUM_THREADS=1``); a last call without ``--methods`` reuses both and prints the table.
+
+Finished runs under ``--out`` are reused (``--fresh`` retrains), and so are their saved evaluations,
+so an interrupted benchmark resumes. Flags after ``--`` go to ``ganforge run`` as is, e.g.
+``-- --set train.steps=500``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "recipes" / "infogan_shapes.toml"
+METHODS: dict[str, list[str]] = {
+    "infogan": [],
+    "vanilla": ["model.method=vanilla", "regularizers[0].generator_reward=false"],
+}
+METRICS = ["code_accuracy", "mutual_information", "factor_codes", "mig", "factor_vae"]
+DONE, EVAL = "finished.json", "eval.json"
+
+
+def train(method: str, seed: int, out: Path, extra: list[str], fresh: bool) -> Path:
+    """Train one (method, seed) into ``out/method/seed-N`` unless it already finished there."""
+    run_dir = out / method / f"seed-{seed}"
+    if (run_dir / DONE).exists() and not fresh:
+        return run_dir
+    shutil.rmtree(run_dir, ignore_errors=True)
+    parent = out / method / "_training"
+    shutil.rmtree(parent, ignore_errors=True)
+    sets = [a for o in [*METHODS[method], f"run.seed={seed}"] for a in ("--set", o)]
+    cmd = [sys.executable, "-m", "ganforge", "run", str(RECIPE), *sets, "--out", str(parent), "--no-progress", *extra]
+    print("$", " ".join(cmd), flush=True)
+    start, cpu_start = time.perf_counter(), _children_cpu_s()
+    proc = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
+    wall, cpu = time.perf_counter() - start, _children_cpu_s() - cpu_start
+    made = Path(next(line for line in proc.stdout.splitlines() if line.startswith("run directory: "))
+                .removeprefix("run directory: "))
+    made.rename(run_dir)
+    parent.rmdir()
+    (run_dir / DONE).write_text(json.dumps({"wall_s": wall, "cpu_s": cpu, "command": cmd}))
+    return run_dir
+
+
+def _children_cpu_s() -> float:
+    """User + system CPU seconds of finished child processes: the training cost, whatever else runs."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def evaluate_run(run_dir: Path, fresh: bool) -> dict[str, Any]:
+    """The registered metrics of one run (saved next to it, reused unless ``fresh``)."""
+    saved = run_dir / EVAL
+    if saved.exists() and not fresh:
+        return json.loads(saved.read_text())
+    from ganforge.evaluation import evaluate
+    from ganforge.registry import load_registry
+
+    results = evaluate(run_dir, load_registry(), device="cpu", only=METRICS)
+    results["timing"] = json.loads((run_dir / DONE).read_text())
+    saved.write_text(json.dumps(results, indent=1, default=str))
+    return results
+
+
+def numbers(r: dict[str, Any]) -> dict[str, float]:
+    """The summary columns of one run."""
+    return {
+        "shape accuracy": r["factor_codes"]["codes"]["c1"]["accuracy"]["shape"],
+        "MIG": r["mig"]["mig"],
+        "FactorVAE": r["factor_vae"]["score"],
+        "L_I total (nats)": r["mutual_information"]["L_I_total"],
+        "train wall min": r["timing"]["wall_s"] / 60,
+        "train CPU min": r["timing"]["cpu_s"] / 60,
+    }
+
+
+def spread(values: list[float]) -> str:
+    """``median (min–max)``, or the value alone for one run."""
+    med = f"{statistics.median(values):.3f}"
+    return med if len(values) == 1 else f"{med} ({min(values):.3f}–{max(values):.3f})"
+
+
+def code_cell(row: dict[str, Any]) -> str:
+    return f"{row['factor']} {row['normalized_mi']:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
+    parser.add_argument("--out", type=Path, default=Path("bench-runs/shapes"))
+    parser.add_argument("--fresh", action="store_true", help="retrain and re-evaluate runs that already finished")
+    args, extra = parser.parse_known_args()
+    extra = [a for a in extra if a != "--"]
+
+    results: dict[str, list[tuple[int, dict[str, Any]]]] = {m: [] for m in args.methods}
+    for seed in args.seeds:  # seeds outermost: an interrupted benchmark still has both methods per seed
+        for method in args.methods:
+            r = evaluate_run(train(method, seed, args.out, extra, args.fresh), args.fresh)
+            results[method].append((seed, r))
+            print(f"{method} seed {seed}: " + "  ".join(f"{k} {v:.3f}" for k, v in numbers(r).items()), flush=True)
+
+    columns = list(numbers(results[args.methods[0]][0][1]))
+    print(f"\n| method | seeds | {' | '.join(columns)} |")
+    print("|---|---|" + "---|" * len(columns))
+    for method, runs in results.items():
+        cells = [spread([numbers(r)[c] for _, r in runs]) for c in columns]
+        print(f"| {method} | {len(runs)} | {' | '.join(cells)} |")
+
+    codes = list(results[args.methods[0]][0][1]["factor_codes"]["codes"])
+    print("\nEach code's most informative factor and I(code; factor) / H(factor), per run:\n")
+    print(f"| method | seed | MIG | FactorVAE | shape acc. | {' | '.join(codes)} |")
+    print("|---|---|---|---|---|" + "---|" * len(codes))
+    for method, runs in results.items():
+        for seed, r in runs:
+            n = numbers(r)
+            cells = [code_cell(r["factor_codes"]["codes"][c]) for c in codes]
+            print(f"| {method} | {seed} | {n['MIG']:.3f} | {n['FactorVAE']:.3f} | {n['shape accuracy']:.3f} | "
+                  f"{' | '.join(cells)} |")
+
+
+if __name__ == "__main__":
+    main()
