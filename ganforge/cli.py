@@ -142,8 +142,16 @@ def run(
     device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N, mps or auto [default: run.device].")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this directory from its latest checkpoint.")] = None,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+    nproc: Annotated[int | None, typer.Option(min=1, help="Train data-parallel in N processes on this machine (starts them with torchrun's launcher; see docs/distributed.md).", show_default=False)] = None,
+    backend: Annotated[str | None, typer.Option(help="torch.distributed backend with several processes: gloo or nccl \\[default: nccl on CUDA, else gloo].", show_default=False)] = None,
 ) -> None:
-    """Train a GAN from a recipe; prints the run directory it creates."""
+    """Train a GAN from a recipe; prints the run directory it creates.
+
+    Under torchrun (or with --nproc N) each process trains on its slice of every batch and rank 0 alone
+    writes the run directory; data.batch_size is the global batch.
+    """
+    from ganforge import distributed
+    from ganforge.devices import select_device
     from ganforge.engine import train
     from ganforge.recipe import load_recipe
     from ganforge.runs import new_run_dir, run_recipe
@@ -154,15 +162,28 @@ def run(
         if recipe is not None:
             raise GanforgeError("give either a RECIPE or --resume RUN_DIR, not both")
         resolved = run_recipe(resume, registry, set_ or [])
-        run_dir = resume
     else:
         if recipe is None:
             raise GanforgeError("missing RECIPE (or --resume RUN_DIR); see `ganforge run --help`")
         resolved = load_recipe(recipe, registry, set_ or [])
-        run_dir = new_run_dir(resolved.recipe.run.name, out or resolved.recipe.run.out)
-    typer.echo(f"run directory: {run_dir}")
-    result = train(resolved, registry, run_dir, resume=resume is not None, device=device, progress=progress,
-                   command=command, say=lambda m: typer.echo(m, err=True))
+    if nproc is not None:
+        distributed.World(0, nproc).local_batch(resolved.recipe.data.batch_size)  # fail once here, not in N processes
+        args = [*([str(recipe)] if recipe else []), *(f"--set={a}" for a in set_ or []), *([f"--out={out}"] if out else []),
+                *([f"--device={device}"] if device else []), *([f"--resume={resume}"] if resume else []),
+                *([f"--backend={backend}"] if backend else []), *([] if progress else ["--no-progress"])]
+        raise typer.Exit(distributed.launch(nproc, args))
+    world = distributed.init_from_env(select_device(device or resolved.recipe.run.device), backend)
+    try:
+        run_dir = resume or world.broadcast_object(  # one run directory, made by rank 0
+            new_run_dir(resolved.recipe.run.name, out or resolved.recipe.run.out) if world.is_main else None)
+        if world.is_main:
+            typer.echo(f"run directory: {run_dir}")
+        result = train(resolved, registry, run_dir, resume=resume is not None, device=device, progress=progress,
+                       command=command, say=lambda m: typer.echo(m, err=True), world=world)
+    finally:
+        world.close()
+    if not world.is_main:
+        return
     summary = "  ".join(f"{k}={v:.4g}" for k, v in sorted(result.metrics.items()))
     typer.echo(f"finished step {result.step}: {summary}")
     typer.echo(f"samples: {run_dir / 'samples'}   checkpoints: {run_dir / 'checkpoints'}")
@@ -208,6 +229,7 @@ def eval_(
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
     device: Annotated[str, typer.Option(help="cpu, cuda, mps or auto.")] = "auto",
     metric: Annotated[list[str] | None, typer.Option(help="Only this metric (repeatable).")] = None,
+    step: Annotated[int | None, typer.Option(help="Evaluate the kept checkpoint of this step (default: the newest).", show_default=False)] = None,
 ) -> None:
     """Evaluate a trained run: code accuracy, L_I per factor, throughput, and other metrics.
 
@@ -216,13 +238,48 @@ def eval_(
     from ganforge.devices import select_device
     from ganforge.evaluation import evaluate
 
-    results = evaluate(run_dir, _registry(), set_ or [], select_device(device), metric)
+    results = evaluate(run_dir, _registry(), set_ or [], select_device(device), metric, step)
     if as_json:
         typer.echo(json.dumps(results, indent=2, default=str))
         return
     from ganforge.report import print_eval
 
     print_eval(results)
+
+
+# --- compare ------------------------------------------------------------------------------------
+@app.command()
+@guarded
+def compare(
+    targets: Annotated[list[str], typer.Argument(help="Methods (e.g. infogan vanilla cgan), recipe files or finished run directories.", show_default=False)],
+    set_: SetOption = None,
+    steps: Annotated[int | None, typer.Option(min=1, help="Generator steps for every trained run \\[default: each base recipe's].", show_default=False)] = None,
+    seeds: Annotated[list[str] | None, typer.Option(help="Seeds to train each method with: --seeds 0 1 2 (or 0,1,2) \\[default: 0].", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option(help="Directory for the runs and the report \\[default: runs/compare-<timestamp>].", show_default=False)] = None,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N, mps or auto \\[default: run.device].", show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show training progress bars.")] = True,
+) -> None:
+    """Train methods on the same data, seeds and steps (or reuse runs); print a table and write a report.
+
+    Each method starts from recipes/<method>_mnist.toml; --set overrides apply to all, e.g.
+    --set data.source=idx --set data.path=DIR.
+    """
+    from ganforge.compare import as_json as table_json
+    from ganforge.compare import run_comparison, split_seeds
+    from ganforge.report_html import write_report
+
+    seed_list, names = split_seeds(seeds, targets)
+    comparison = run_comparison(names, _registry(), overrides=set_ or [], steps=steps, seeds=seed_list, out=out,
+                                device=device, progress=progress and not as_json,
+                                say=lambda m: typer.echo(m, err=True))
+    report = write_report(comparison, comparison.out_dir / "report")
+    if as_json:
+        typer.echo(json.dumps(table_json(comparison, report.parent), indent=2, default=str))
+        return
+    from ganforge.report import print_comparison
+
+    print_comparison(comparison, report.parent)
 
 
 # --- traverse ------------------------------------------------------------------------------------
@@ -253,6 +310,20 @@ def traverse(
     path = out or run_dir / f"traverse-{factor}.png"
     save_traversal(loaded.system.generator, spec, factor, path, rows=rows, steps=steps, span=range_, seed=seed)
     typer.echo(f"wrote {path} (step {loaded.step})")
+
+
+# --- new-plugin ------------------------------------------------------------------------------------
+@app.command(name="new-plugin")
+@guarded
+def new_plugin(
+    name: Annotated[str, typer.Argument(help="Factor kind to create, a lowercase identifier, e.g. laplace.", show_default=False)],
+    dir_: Annotated[Path, typer.Option("--dir", help="Parent directory of the new package.")] = Path("."),
+) -> None:
+    """Scaffold a latent-factor plugin package (entry point, factor, recipe, contract tests) that passes its tests."""
+    from ganforge.scaffold import scaffold
+
+    path = scaffold(name, dir_, taken=set(_registry().names("latent_factor")))
+    typer.echo(f"created {path}\nnext: pip install -e {path} && python -m pytest -q {path}")
 
 
 def main() -> None:

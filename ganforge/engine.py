@@ -22,13 +22,15 @@ from torch import Tensor
 
 from ganforge import __version__, checkpoint
 from ganforge.data.stream import BatchStream
-from ganforge.devices import autocast_dtype, select_device
+from ganforge.devices import autocast_dtype, deterministic_algorithms, select_device
+from ganforge.distributed import World
 from ganforge.errors import DivergenceError, GanforgeError
 from ganforge.events import CheckpointSaved, MetricsLogged, RunFinished, RunStarted, SamplesSaved
 from ganforge.interfaces import DataContext, ImageData, StepView, Terms
+from ganforge.latent import LatentBatch
 from ganforge.recipe import Resolved
 from ganforge.registry import Registry
-from ganforge.system import System, blame, build_system
+from ganforge.system import System, blame, blame_step, build_system
 
 
 def load_data(resolved: Resolved, cache_dir: str = "~/.cache/ganforge") -> ImageData:
@@ -41,7 +43,7 @@ def load_data(resolved: Resolved, cache_dir: str = "~/.cache/ganforge") -> Image
     if limit is not None and limit < len(data):
         data = ImageData(data.images[:limit], None if data.labels is None else data.labels[:limit], data.num_classes,
                          None if data.factors is None else {k: v[:limit] for k, v in data.factors.items()},
-                         data.factor_kinds, data.description + f", first {limit}")
+                         data.factor_kinds, data.description + f", first {limit}", data.render_factors)
     return data
 
 
@@ -65,24 +67,47 @@ def make_optimizers(system: System, resolved: Resolved) -> Optimizers:
     return Optimizers(adam(g_params, opt.generator), adam(d_params, opt.critic))
 
 
+def speed_up(system: System, channels_last: bool, compile_: bool) -> None:
+    """Layout and compilation choices that change speed, never the maths (up to float rounding).
+
+    Channels-last conv weights make oneDNN/cuDNN produce channels-last activations, which batch norm
+    and the next convolution process several times faster than NCHW on this kind of CPU
+    (``benchmarks/throughput.py``). Parameters change layout in place, so optimizers keep them.
+    Compiling wraps the generator's ``forward`` and the critic's ``features``/``head`` per instance,
+    so state-dict keys (and checkpoints) stay the same.
+    """
+    if channels_last:
+        for module in system.modules().values():
+            module.to(memory_format=torch.channels_last)
+    if compile_:
+        system.generator.compile()
+        critic = system.critic
+        critic.features = torch.compile(critic.features)  # type: ignore[method-assign]
+        critic.head = torch.compile(critic.head)  # type: ignore[method-assign]
+
+
 class Trainer:
     """One run's state: networks, optimizers, data stream, RNGs and the step counter."""
 
-    def __init__(self, resolved: Resolved, data: ImageData, device: torch.device) -> None:
+    def __init__(self, resolved: Resolved, data: ImageData, device: torch.device, world: World | None = None) -> None:
         self.resolved = resolved
+        self.world = world or World()  # a single process unless torchrun started several (ganforge/distributed.py)
         self.recipe = resolved.recipe
         self.device = device
         seed = self.recipe.run.seed
         torch.manual_seed(seed)  # weight initialisation
         self.system = build_system(resolved, data.image_shape, data.num_classes).to(device)
         self.opt = make_optimizers(self.system, resolved)
+        speed_up(self.system, self.recipe.train.channels_last, self.recipe.train.compile)
         if self.system.spec.condition is not None and data.labels is None:
             raise GanforgeError(f"latent factor {self.system.spec.condition.name!r} conditions the critic on labels, "
                                 f"but the data ({data.description}) has none")
-        self.stream = BatchStream(data, self.recipe.data.batch_size, seed, device)
+        self.stream = BatchStream(data, self.world.local_batch(self.recipe.data.batch_size), seed, device,
+                                  self.world.rank, self.world.world_size)
         self.latent_rng = torch.Generator(device=device).manual_seed(seed + 1)
         self.autocast = autocast_dtype(self.recipe.train.precision, device)
         self.step = 0
+        self.rollbacks = 0  # NaN/Inf rollbacks so far in this run (train.on_nonfinite = "rollback")
         self._acc: dict[str, Tensor] = {}
         self._acc_count = 0
         self._critic_regs = [r for r in self.system.regularizers.values() if r.optimizer == "critic"]
@@ -106,11 +131,23 @@ class Trainer:
         record = {f"{phase}/{k}": v.detach().float() for k, v in {**losses, **logs}.items()}
         return total, record
 
+    def _latent(self) -> LatentBatch:
+        """The global batch of latents from the run's generator; with several processes, this one's rows."""
+        latent = self.system.spec.sample(self.recipe.data.batch_size, self.latent_rng, self.device)
+        return latent.rows(self.world.rows(len(latent))) if self.world.active else latent
+
+    def _step(self, optimizer: torch.optim.Optimizer, loss: Tensor) -> None:
+        """Backward, average the gradients over processes (a no-op in one), step."""
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.world.average_gradients(p for group in optimizer.param_groups for p in group["params"])
+        optimizer.step()
+
     def critic_step(self) -> dict[str, Tensor]:
         """max_D V(D, G) (+ regularizer terms, e.g. Q's NLL on the same fake batch)."""
         s, G, D = self.system.spec, self.system.generator, self.system.critic
         real, labels = self.stream.next()
-        latent = s.sample(len(real), self.latent_rng, self.device)
+        latent = self._latent()
         cond_fake = s.condition_values(latent)
         cond_real = labels if cond_fake is not None else None  # real images are conditioned on their labels
         with torch.no_grad(), self._cast():
@@ -125,15 +162,13 @@ class Trainer:
             adv = self.system.objective.critic_loss(D.head(real_f, cond_real).float(), D.head(fake_f, cond_fake).float())
             view = StepView("critic", self.step, s, latent, fake, fake_f, real, real_f, cond_real, cond_fake)
             loss, record = self._apply("critic", view, adv)
-        self.opt.critic.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.critic.step()
+        self._step(self.opt.critic, loss)
         return record
 
     def generator_step(self) -> dict[str, Tensor]:
         """min_G V(D, G) (+ e.g. λ·NLL of the codes under Q): one critic trunk pass feeds both."""
         s, G, D = self.system.spec, self.system.generator, self.system.critic
-        latent = s.sample(self.recipe.data.batch_size, self.latent_rng, self.device)
+        latent = self._latent()
         cond_fake = s.condition_values(latent)
         frozen = [D, *self._critic_regs]
         for m in frozen:
@@ -145,9 +180,7 @@ class Trainer:
                 adv = self.system.objective.generator_loss(D.head(fake_f, cond_fake).float())
                 view = StepView("generator", self.step, s, latent, fake, fake_f, cond_fake=cond_fake)
                 loss, record = self._apply("generator", view, adv)
-            self.opt.generator.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.generator.step()
+            self._step(self.opt.generator, loss)
         finally:
             for m in frozen:
                 m.requires_grad_(True)
@@ -163,14 +196,25 @@ class Trainer:
         self._acc_count += 1
         self.step += 1
 
-    def pop_metrics(self) -> dict[str, float]:
-        """Means over the steps since the last call (one host sync per logging interval)."""
+    def peek_metrics(self) -> dict[str, float]:
+        """Means over the steps since the last :meth:`pop_metrics` (one host sync)."""
         if not self._acc_count:
             return {}
         keys = sorted(self._acc)
-        values = (torch.stack([self._acc[k] for k in keys]) / self._acc_count).tolist()
-        self._acc, self._acc_count = {}, 0
+        values = (self.world.all_mean(torch.stack([self._acc[k] for k in keys])) / self._acc_count).tolist()
         return dict(zip(keys, values, strict=True))
+
+    def share_metrics(self) -> None:
+        """Replace each process's running sums by their mean over processes (before a checkpoint stores them)."""
+        if self.world.active and self._acc:
+            keys = sorted(self._acc)
+            self._acc = dict(zip(keys, self.world.all_mean(torch.stack([self._acc[k] for k in keys])).unbind(), strict=True))
+
+    def pop_metrics(self) -> dict[str, float]:
+        """Means over the steps since the last call (one host sync per logging interval)."""
+        metrics = self.peek_metrics()
+        self._acc, self._acc_count = {}, 0
+        return metrics
 
     # --- state ----------------------------------------------------------------------------------
     def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
@@ -187,7 +231,7 @@ class Trainer:
         if self.device.type == "cuda":
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         tensors.update({f"acc.{k}": v for k, v in self._acc.items()})
-        meta.update(step=self.step, stream=self.stream.state_dict(), acc_count=self._acc_count)
+        meta.update(step=self.step, stream=self.stream.state_dict(), acc_count=self._acc_count, rollbacks=self.rollbacks)
         return tensors, meta
 
     def load_state(self, tensors: dict[str, Tensor], meta: dict[str, Any], restore_rng: bool = True) -> None:
@@ -209,6 +253,7 @@ class Trainer:
         self._acc_count = int(meta["acc_count"])
         self.stream.load_state_dict(meta["stream"])
         self.step = int(meta["step"])
+        self.rollbacks = int(meta.get("rollbacks", 0))
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -239,7 +284,11 @@ class _Interrupts:
 
 
 class Interrupted(GanforgeError):
-    exit_code = 130
+    """SIGINT or SIGTERM stopped the run after a checkpoint; the exit code is 128 + the signal (130, 143)."""
+
+    def __init__(self, message: str, signal_name: str = "SIGINT") -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signal.Signals[signal_name].value
 
 
 def check_finite(step: int, metrics: dict[str, float], system: System) -> None:
@@ -247,13 +296,28 @@ def check_finite(step: int, metrics: dict[str, float], system: System) -> None:
     for key, value in metrics.items():
         if not math.isfinite(value):
             raise DivergenceError(f"training diverged at step {step}: loss term {key!r} is {value}; "
-                                  "the last checkpoint is intact (lower the learning rate, then --resume)")
+                                  "the last checkpoint is intact (lower the learning rate, then --resume; "
+                                  "or let train.on_nonfinite = 'rollback' do it)")
     for prefix, module in system.modules().items():
         params = [p for p in module.parameters()]
         if params and not bool(torch.isfinite(torch.stack([p.detach().float().sum() for p in params])).all()):
             bad = next(n for n, p in module.named_parameters() if not torch.isfinite(p).all())
             raise DivergenceError(f"training diverged at step {step}: weights {prefix}.{bad} contain NaN/Inf; "
                                   "the last checkpoint is intact")
+
+
+def roll_back(trainer: Trainer, ckpt_dir: Path, error: DivergenceError, lr_factor: float) -> None:
+    """Reload the newest good checkpoint into ``trainer`` and scale every learning rate by ``lr_factor``."""
+    world = trainer.world  # rank 0 reads the checkpoint; every process loads the same state
+    found = world.broadcast_object(checkpoint.load_latest(ckpt_dir) if world.is_main else None)
+    if found is None:
+        raise DivergenceError(f"{error}; no checkpoint to roll back to") from error
+    rollbacks = trainer.rollbacks + 1
+    trainer.load_state(*found)
+    trainer.rollbacks = rollbacks
+    for optimizer in (trainer.opt.generator, trainer.opt.critic):
+        for group in optimizer.param_groups:
+            group["lr"] *= lr_factor
 
 
 @dataclass
@@ -267,6 +331,12 @@ class RunResult:
 def _versions(registry: Registry) -> dict[str, Any]:
     return {"ganforge": __version__, "torch": torch.__version__,
             "plugins": {n: p.version for n, p in sorted(registry.plugins.items())}}
+
+
+def _append_line(path: Path, line: str) -> None:
+    """Append one line (opened per write, so a rollback may rewrite the file in between)."""
+    with path.open("a") as f:
+        f.write(line + "\n")
 
 
 def _truncate_metrics(path: Path, last_step: int) -> None:
@@ -294,38 +364,59 @@ def train(
     command: str = "ganforge run",
     say: Callable[[str], None] = print,
     restore_rng: bool = True,
+    world: World | None = None,
 ) -> RunResult:
-    """Train (or continue) the run in ``run_dir``; returns when done, interrupted or failed."""
+    """Train (or continue) the run in ``run_dir``; returns when done, interrupted or failed.
+
+    With a ``world`` of several processes (torchrun; ``ganforge/distributed.py``) every process
+    trains and only rank 0 writes to ``run_dir``, reports events or speaks through ``say``.
+    """
     from ganforge.pictures import fixed_latent, generate, save_grid, save_traversal
     from ganforge.runs import METRICS_FILE, write_recipe
 
     recipe = resolved.recipe
     cfg = recipe.train
-    dev = select_device(device or recipe.run.device)
+    world = world or World()
+    main = world.is_main
+    if not main:
+        say, progress = (lambda message: None), False
+    track = registry.track if main else (lambda event: None)
+    dev = world.place(select_device(device or recipe.run.device))
     data = load_data(resolved)
-    trainer = Trainer(resolved, data, dev)
+    trainer = Trainer(resolved, data, dev, world)
     ckpt_dir = run_dir / "checkpoints"
     metrics_path = run_dir / METRICS_FILE
+    saved_step = -1  # the step of the newest checkpoint on disk (never written twice)
     if resume:
-        found = checkpoint.load_latest(ckpt_dir, warn=say)
+        found = world.broadcast_object(checkpoint.load_latest(ckpt_dir, warn=say) if main else None)
         if found is None:
             say(f"no valid checkpoint in {ckpt_dir}; starting from step 0")
         else:
             trainer.load_state(*found, restore_rng=restore_rng)
             say(f"resuming from step {trainer.step}")
-        _truncate_metrics(metrics_path, trainer.step)
-    else:
+            saved_step = trainer.step
+        if main:
+            _truncate_metrics(metrics_path, trainer.step)
+    elif main:
         write_recipe(run_dir, resolved.raw, command)
-    registry.track(RunStarted(run_dir, trainer.step, resolved.raw))
+    world.broadcast_modules(trainer.system.modules().values())  # as DDP does; a no-op in one process
+    track(RunStarted(run_dir, trainer.step, resolved.raw))
     static_meta = {"image_shape": list(data.image_shape), "num_classes": data.num_classes,
                    "versions": _versions(registry), "recipe": resolved.raw}
     sample_latent = fixed_latent(trainer.system.spec, cfg.sample_grid, recipe.run.seed, dev)
     nrow = max(1, int(math.sqrt(cfg.sample_grid)))
 
     def save_checkpoint() -> None:
-        tensors, meta = trainer.state()
-        path = checkpoint.save(ckpt_dir, trainer.step, tensors, {**meta, **static_meta}, cfg.keep_checkpoints)
-        registry.track(CheckpointSaved(trainer.step, path))
+        nonlocal saved_step
+        if saved_step == trainer.step:
+            return
+        check_finite(trainer.step, trainer.peek_metrics(), trainer.system)  # never checkpoint a diverged state
+        trainer.share_metrics()  # the stored running sums are the mean over processes
+        if main:
+            tensors, meta = trainer.state()
+            path = checkpoint.save(ckpt_dir, trainer.step, tensors, {**meta, **static_meta}, cfg.keep_checkpoints)
+            track(CheckpointSaved(trainer.step, path))
+        saved_step = trainer.step
 
     def save_samples() -> None:
         s = trainer.step
@@ -334,46 +425,72 @@ def train(
         for f in trainer.system.spec.factors:
             paths.append(save_traversal(trainer.system.generator, trainer.system.spec, f.name,
                                         run_dir / "traversals" / f"{f.name}-step-{s:08d}.png", seed=recipe.run.seed))
-        registry.track(SamplesSaved(s, paths))
+        track(SamplesSaved(s, paths))
 
     last: dict[str, float] = {}
     reason = "completed"
     t_log, step_log = time.perf_counter(), trainer.step
+
+    def advance() -> None:
+        """One step, then whatever falls due at it: metrics (and the NaN/Inf check), samples, checkpoint."""
+        nonlocal last, t_log, step_log
+        trainer.train_step()
+        s = trainer.step
+        if s % cfg.log_every == 0 or s == cfg.steps:
+            metrics = trainer.pop_metrics()
+            check_finite(s, metrics, trainer.system)
+            now = time.perf_counter()
+            rate = (s - step_log) * recipe.data.batch_size / max(now - t_log, 1e-9)
+            t_log, step_log = now, s
+            last = {**metrics, "images_per_s": rate}
+            if main:
+                _append_line(metrics_path, json.dumps({"step": s, **metrics, "images_per_s": round(rate, 1)}))
+            track(MetricsLogged(s, last))
+            live.update(task, info=_short(metrics))
+        if main and (s % cfg.sample_every == 0 or s == cfg.steps):
+            save_samples()
+        if s % cfg.checkpoint_every == 0 or s == cfg.steps:
+            save_checkpoint()
+
     bar = _progress(progress, cfg.steps, trainer.step)
-    with _Interrupts().installed() as interrupts, bar as live, metrics_path.open("a") as mfile:
+    with _Interrupts().installed() as interrupts, bar as live, deterministic_algorithms(recipe.run.deterministic):
         task = live.add_task(recipe.run.name, total=cfg.steps, completed=trainer.step, info="")
         try:
             while trainer.step < cfg.steps:
-                trainer.train_step()
-                s = trainer.step
-                if s % cfg.log_every == 0 or s == cfg.steps:
-                    metrics = trainer.pop_metrics()
-                    check_finite(s, metrics, trainer.system)
-                    now = time.perf_counter()
-                    rate = (s - step_log) * recipe.data.batch_size / max(now - t_log, 1e-9)
-                    t_log, step_log = now, s
-                    last = {**metrics, "images_per_s": rate}
-                    mfile.write(json.dumps({"step": s, **metrics, "images_per_s": round(rate, 1)}) + "\n")
-                    mfile.flush()
-                    registry.track(MetricsLogged(s, last))
-                    live.update(task, info=_short(metrics))
-                if s % cfg.sample_every == 0 or s == cfg.steps:
-                    save_samples()
-                if s % cfg.checkpoint_every == 0 or s == cfg.steps:
-                    save_checkpoint()
-                live.update(task, completed=s)
-                if interrupts.requested:
+                try:
+                    with blame_step(trainer.system, f"training step {trainer.step + 1}"):
+                        advance()
+                except DivergenceError as exc:
+                    if cfg.on_nonfinite == "stop":
+                        raise
+                    if trainer.rollbacks >= cfg.max_rollbacks:
+                        raise DivergenceError(f"{exc} (after {trainer.rollbacks} rollbacks, train.max_rollbacks)") from exc
+                    roll_back(trainer, ckpt_dir, exc, cfg.rollback_lr_factor)
+                    if main:
+                        _truncate_metrics(metrics_path, trainer.step)
+                    saved_step, t_log, step_log = trainer.step, time.perf_counter(), trainer.step
+                    say(f"{str(exc).partition(';')[0]}; rolled back to step {trainer.step} with learning rates "
+                        f"x{cfg.rollback_lr_factor} (rollback {trainer.rollbacks} of {cfg.max_rollbacks})")
+                live.update(task, completed=trainer.step)
+                if world.any(interrupts.requested is not None):  # every process stops at the same step
+                    interrupts.requested = interrupts.requested or "SIGTERM"
                     save_checkpoint()
                     reason = "interrupted"
-                    say(f"{interrupts.requested}: checkpoint saved at step {s}; continue with "
+                    say(f"{interrupts.requested}: checkpoint saved at step {trainer.step}; continue with "
                         f"`ganforge run --resume {run_dir}`")
                     break
         except DivergenceError:
-            registry.track(RunFinished(run_dir, trainer.step, "diverged"))
+            track(RunFinished(run_dir, trainer.step, "diverged"))
             raise
-    registry.track(RunFinished(run_dir, trainer.step, reason))
+        except GanforgeError:  # a plugin raised, or a checkpoint could not be written: the last one is kept
+            if saved_step >= 0:
+                say(f"the checkpoint of step {saved_step} is kept; fix the cause, then `ganforge run --resume {run_dir}`")
+            track(RunFinished(run_dir, trainer.step, "failed"))
+            raise
+    track(RunFinished(run_dir, trainer.step, reason))
     if reason == "interrupted":
-        raise Interrupted(f"interrupted at step {trainer.step}; resume with `ganforge run --resume {run_dir}`")
+        raise Interrupted(f"interrupted at step {trainer.step}; resume with `ganforge run --resume {run_dir}`",
+                          interrupts.requested or "SIGINT")
     return RunResult(run_dir, trainer.step, reason, last)
 
 

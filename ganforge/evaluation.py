@@ -49,9 +49,15 @@ class EvalRun:
             yield x.float().div(127.5).sub(1.0)
 
     @torch.no_grad()
-    def posterior(self, images: Tensor) -> dict[str, Tensor]:
-        """Per-factor posterior parameters for ``images`` from every regularizer with a head."""
-        feats = self.system.critic.features(images)
+    def posterior(self, images: Tensor, cond: Tensor | None = None) -> dict[str, Tensor]:
+        """Per-factor posterior parameters for ``images`` from every regularizer with a head.
+
+        ``cond`` is the class of each image for a class-conditional critic (data labels for real
+        images, the sampled condition for generated ones), ``None`` otherwise.
+        """
+        if not self.system.regularizers:
+            return {}
+        feats = self.system.critic.features(images, cond)
         out: dict[str, Tensor] = {}
         for reg in self.system.regularizers.values():
             out.update(reg.evaluate(feats))
@@ -61,8 +67,10 @@ class EvalRun:
     def real_posterior(self) -> dict[str, Tensor]:
         """Posterior parameters of every real image, per factor (computed once)."""
         parts: dict[str, list[Tensor]] = {}
-        for x in self.real_batches():
-            for k, v in self.posterior(x).items():
+        labels = self.data.labels if self.spec.condition is not None else None
+        for i, x in enumerate(self.real_batches()):
+            cond = None if labels is None else labels[i * self.batch_size : (i + 1) * self.batch_size].to(self.device)
+            for k, v in self.posterior(x, cond).items():
                 parts.setdefault(k, []).append(v.float().cpu())
         return {k: torch.cat(v) for k, v in parts.items()}
 
@@ -111,8 +119,11 @@ class MutualInformationBound(Metric):
     samples = 5000
 
     def applies(self, run: EvalRun) -> bool:
-        return bool(run.spec.factors) and bool(run.posterior(run.system.generator(
-            run.spec.generator_input(run.spec.sample(2, torch.Generator().manual_seed(0), run.device)))))
+        if not run.spec.factors:
+            return False
+        latent = run.spec.sample(2, torch.Generator(device=run.device).manual_seed(0), run.device)
+        images = run.system.generator(run.spec.generator_input(latent))
+        return bool(run.posterior(images, run.spec.condition_values(latent)))
 
     @torch.no_grad()
     def compute(self, run: EvalRun) -> dict[str, Any]:
@@ -121,7 +132,7 @@ class MutualInformationBound(Metric):
         n = 0
         while n < self.samples:
             latent = run.spec.sample(min(run.batch_size, self.samples - n), g, run.device)
-            params = run.posterior(run.system.generator(run.spec.generator_input(latent)))
+            params = run.posterior(run.system.generator(run.spec.generator_input(latent)), run.spec.condition_values(latent))
             for f in run.spec.factors:
                 if f.name in params:
                     nll[f.name] += float(f.nll(params[f.name], latent.codes[f.name]).sum())
@@ -146,9 +157,13 @@ class TrainingSummary(Metric):
 
 
 def evaluate(run_dir: str | Path, registry: Registry, overrides: list[str] | tuple[str, ...] = (),
-             device: torch.device | str = "cpu", only: list[str] | None = None) -> dict[str, Any]:
-    """Compute every registered metric that applies to the run (or those named in ``only``)."""
-    loaded = load_run(run_dir, registry, device, overrides)
+             device: torch.device | str = "cpu", only: list[str] | None = None,
+             step: int | None = None) -> dict[str, Any]:
+    """Compute every registered metric that applies to the run (or those named in ``only``).
+
+    ``step`` picks a kept checkpoint; by default the newest valid one is evaluated.
+    """
+    loaded = load_run(run_dir, registry, device, overrides, step)
     data = load_data(loaded.resolved)
     run = EvalRun(loaded, data, torch.device(device), seed=loaded.resolved.recipe.run.seed)
     results: dict[str, Any] = {"run": str(loaded.run_dir), "step": loaded.step, "data": data.description}

@@ -33,6 +33,12 @@ class RunSection(BaseModel):
     seed: int = Field(0, ge=0, description="Seed for every random number in the run (weights, data order, latents).")
     device: str = Field("auto", description="'auto' (cuda, then mps, then cpu), 'cpu', 'cuda', 'cuda:N' or 'mps'.")
     out: str = Field("runs", description="Parent directory of run directories (relative to the working directory).")
+    deterministic: bool = Field(
+        False,
+        description="Ask PyTorch for deterministic algorithms (torch.use_deterministic_algorithms; cuDNN autotuning off). "
+        "CPU runs are bit-reproducible without it; on GPU it makes runs repeatable at some speed cost, and an "
+        "operation with no deterministic version then fails with an error naming it.",
+    )
 
     @field_validator("device")
     @classmethod
@@ -117,7 +123,25 @@ class TrainSection(BaseModel):
         False,
         description="Push real and fake images through the critic in one batch (faster; batch-norm then sees both).",
     )
+    channels_last: bool = Field(
+        True,
+        description="Keep convolution weights and activations in channels-last (NHWC) layout: faster convolutions and "
+        "batch norm on CPUs (oneDNN) and tensor-core GPUs; same results up to float rounding.",
+    )
+    compile: bool = Field(
+        False,
+        description="torch.compile the generator and the critic's trunk and head (opt-in: the first steps pay the "
+        "compile time; see docs/performance.md for when it pays off).",
+    )
     sample_grid: int = Field(64, ge=1, le=1024, description="Images in each fixed-noise sample grid.")
+    on_nonfinite: Literal["stop", "rollback"] = Field(
+        "stop",
+        description="What a NaN/Inf loss term or weight does (checked every log_every steps and before each checkpoint): "
+        "'stop' ends the run with exit code 6, naming the step and term, the last checkpoint intact; 'rollback' "
+        "reloads the last checkpoint, multiplies both learning rates by rollback_lr_factor and continues.",
+    )
+    rollback_lr_factor: float = Field(0.5, gt=0, lt=1, description="Learning-rate multiplier applied at each rollback.")
+    max_rollbacks: int = Field(3, ge=1, description="Rollbacks allowed in a whole run; one more divergence then stops it.")
 
 
 class Recipe(BaseModel):
@@ -225,7 +249,10 @@ def apply_override(raw: dict[str, Any], assignment: str, source: str = "--set") 
         raise RecipeError(source, [(assignment, "expected KEY.PATH=VALUE")])
     parts: list[str | int] = []
     for name, index in _PATH_PART.findall(key.strip()):
-        parts.append(int(index) if index else (int(name) if name.isdigit() else name))
+        number = index or (name if re.fullmatch(r"[0-9]+", name) else "")  # ASCII digits only ('¹' is no index)
+        parts.append(int(number) if number else name)
+    if not parts:
+        raise RecipeError(source, [(assignment, "expected KEY.PATH=VALUE")])
     node: Any = raw
     for i, part in enumerate(parts[:-1]):
         nxt = parts[i + 1]

@@ -66,13 +66,21 @@ class LoadedRun:
 
 
 def load_run(run_dir: str | Path, registry: Registry, device: torch.device | str = "cpu",
-             overrides: list[str] | tuple[str, ...] = ()) -> LoadedRun:
-    """Rebuild the run's networks and load the weights of its newest valid checkpoint."""
+             overrides: list[str] | tuple[str, ...] = (), step: int | None = None) -> LoadedRun:
+    """Rebuild the run's networks and load the weights of its newest valid checkpoint (or of ``step``)."""
     run_dir = Path(run_dir)
     resolved = run_recipe(run_dir, registry, overrides)
-    found = checkpoint.load_latest(run_dir / "checkpoints")
-    if found is None:
-        raise CheckpointError(f"{run_dir}: no valid checkpoint in {run_dir / 'checkpoints'}")
+    directory = run_dir / "checkpoints"
+    if step is None:
+        found = checkpoint.load_latest(directory)
+        if found is None:
+            raise CheckpointError(f"{run_dir}: no valid checkpoint in {directory}")
+    else:
+        sidecar = directory / f"step-{step:08d}.json"
+        if not sidecar.is_file():
+            kept = ", ".join(str(int(p.stem.removeprefix("step-"))) for p in checkpoint.list_checkpoints(directory))
+            raise CheckpointError(f"{run_dir}: no checkpoint for step {step} (kept: {kept or 'none'})")
+        found = checkpoint.load(sidecar)
     tensors, meta = found
     shape = meta.get("image_shape")
     if not shape:

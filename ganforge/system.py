@@ -27,6 +27,22 @@ def blame(plugin: str, what: str) -> Iterator[None]:
         raise PluginError(f"plugin {plugin!r} failed in {what}: {type(exc).__name__}: {first}") from exc
 
 
+@contextmanager
+def blame_step(system: System, what: str) -> Iterator[None]:
+    """Like :func:`blame` for code that runs several plugins (a training step): the traceback tells
+    which plugin raised. An exception from no plugin's code (a ganforge bug) passes unchanged."""
+    try:
+        yield
+    except GanforgeError:
+        raise
+    except Exception as exc:
+        plugin = system.culprit(exc)
+        if plugin is None:
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise PluginError(f"plugin {plugin!r} failed in {what}: {type(exc).__name__}: {first}") from exc
+
+
 @dataclass
 class System:
     """Everything a GAN step needs, with the plugin that provided each part."""
@@ -37,6 +53,26 @@ class System:
     objective: Objective
     regularizers: dict[str, Regularizer] = field(default_factory=dict)
     owners: dict[str, str] = field(default_factory=dict)  # part -> plugin name
+
+    def culprit(self, exc: BaseException) -> str | None:
+        """The plugin whose code raised ``exc``: the innermost traceback frame inside a package that
+        provided one of the parts (the package of the part's class; ``ganforge`` itself never counts)."""
+        parts: dict[str, object] = {"generator": self.generator, "critic": self.critic, "objective": self.objective,
+                                    **{f"regularizers.{k}": v for k, v in self.regularizers.items()},
+                                    **{f"latent.{f.name}": f for f in self.spec.factors}}
+        packages = {type(obj).__module__.rpartition(".")[0] or type(obj).__module__: self.owners[part]
+                    for part, obj in parts.items() if part in self.owners}
+        packages.pop("ganforge", None)
+        frames = []
+        tb = exc.__traceback__
+        while tb is not None:
+            frames.append(str(tb.tb_frame.f_globals.get("__name__", "")))
+            tb = tb.tb_next
+        for module in reversed(frames):
+            for package, plugin in packages.items():
+                if module == package or module.startswith(package + "."):
+                    return plugin
+        return None
 
     def modules(self) -> dict[str, nn.Module]:
         return {"generator": self.generator, "critic": self.critic,
@@ -64,7 +100,7 @@ def build_system(resolved: Resolved, image_shape: tuple[int, int, int], num_clas
     """Construct every part; weights are initialised from the global torch RNG (seed it first)."""
     spec = build_latent_spec(resolved)
     ctx = BuildContext(image_shape=image_shape, spec=spec, num_classes=num_classes)
-    owners: dict[str, str] = {}
+    owners: dict[str, str] = {f"latent.{f.name}": entry.plugin for f, entry, _ in resolved.factors}
 
     def make(part: str, pair: tuple, expected: type, *args: object) -> object:
         entry, options = pair

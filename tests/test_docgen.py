@@ -11,3 +11,21 @@ from ganforge.registry import load_registry
 def test_recipe_reference_is_up_to_date() -> None:
     doc = Path(__file__).parents[1] / "docs" / "recipes.md"
     assert doc.read_text() == render(load_registry(deny=[])), "run: python -m ganforge.docgen > docs/recipes.md"
+
+
+def test_cli_reference_is_up_to_date() -> None:
+    from ganforge.docgen import render_cli
+
+    doc = Path(__file__).parents[1] / "docs" / "cli.md"
+    assert doc.read_text() == render_cli(), "run: python -m ganforge.docgen cli > docs/cli.md"
+
+
+def test_cli_reference_names_every_command() -> None:
+    import typer
+
+    from ganforge.cli import app
+    from ganforge.docgen import render_cli
+
+    text = render_cli()
+    for name in typer.main.get_command(app).commands:  # type: ignore[attr-defined]
+        assert f"## `ganforge {name}`" in text
