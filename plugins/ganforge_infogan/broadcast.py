@@ -9,8 +9,11 @@ one code, so matching the data should favour aligned position codes. How far a s
 measured in docs/results.md ("Shapes").
 
 Layers (for an S×S image, base b = S / 2^n with n stride-2 stages as in the infogan_mnist networks):
-  tile z → (L, b, b) ⊕ coordinates (2, b, b) in [−1, 1] → 2 × [3×3 conv `channels`, BN, ReLU]
-  → (n − 1) × [4×4 up-conv, stride 2, halving channels, BN, ReLU] → 4×4 up-conv C, stride 2 → tanh
+  tile z → (L, b, b) ⊕ coordinates (2, b, b) in [−1, 1] → 2 × [3×3 conv `channels`, ReLU]
+  → (n − 1) × [4×4 up-conv, stride 2, halving channels, ReLU] → 4×4 up-conv C, stride 2 → tanh
+No batch norm (as Watters et al.): samples, traversals and eval run the generator in eval mode, and
+with batch norm its running statistics could lag the training batches far enough to turn every
+eval-mode sample into the same noise (seen in one of three seeds of the shapes benchmark).
 The grid is coarse (7×7 for 28 px) to keep it cheap; the up-convolutions add the detail. Image sizes
 are those of the infogan_mnist networks (same rule, same error message).
 """
@@ -38,11 +41,11 @@ class SpatialBroadcastGenerator(Generator):
         self.register_buffer("coords", torch.stack([xs, ys])[None], persistent=False)  # (1, 2, b, b)
         ch = channels
         layers: list[nn.Module] = [
-            nn.Conv2d(latent_width + 2, ch, 3, 1, 1, bias=False), nn.BatchNorm2d(ch), nn.ReLU(),
-            nn.Conv2d(ch, ch, 3, 1, 1, bias=False), nn.BatchNorm2d(ch), nn.ReLU(),
+            nn.Conv2d(latent_width + 2, ch, 3, 1, 1), nn.ReLU(),
+            nn.Conv2d(ch, ch, 3, 1, 1), nn.ReLU(),
         ]
         for _ in range(n - 1):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU()]
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1), nn.ReLU()]
             ch //= 2
         layers += [nn.ConvTranspose2d(ch, c, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)

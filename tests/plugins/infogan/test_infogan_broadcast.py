@@ -48,3 +48,12 @@ def test_registered_with_its_options(registry: Registry) -> None:
 def test_unsupported_sizes_are_rejected_clearly() -> None:
     with pytest.raises(ValueError, match="infogan_mnist networks take images"):
         build_generator(SpatialBroadcastOptions(), ctx((1, 30, 30)))
+
+
+def test_eval_mode_samples_equal_training_mode_samples() -> None:
+    """No batch norm: samples, traversals and eval (eval mode) show what the generator trained as."""
+    torch.manual_seed(0)
+    g = SpatialBroadcastGenerator(9, (1, 28, 28), channels=8)
+    z = torch.randn(6, 9)
+    with torch.no_grad():
+        assert torch.equal(g.train()(z), g.eval()(z))
