@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
 def print_eval(results: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
-    console.print(f"[bold]{results['run']}[/bold]  step {results['step']}  data: {results['data']}")
+    # escaped: a data description such as "rotation [full]" is text, not rich markup
+    console.print(f"[bold]{escape(results['run'])}[/bold]  step {results['step']}  data: {escape(results['data'])}")
     summary = Table(title="metrics", show_header=True)
     summary.add_column("metric")
     summary.add_column("value", justify="right")

@@ -54,3 +54,4 @@ def test_shapes_recipe_trains_and_eval_reports_factor_metrics(tmp_path: Path, mo
     assert shown.exit_code == 0, shown.output
     assert "codes vs ground-truth factors" in shown.stdout and "mig" in shown.stdout
     assert "factor_vae: score" in shown.stdout
+    assert "[full]" in shown.stdout  # the data description is printed as text, not eaten as rich markup
