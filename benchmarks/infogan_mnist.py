@@ -78,7 +78,7 @@ def evaluate_steps(run_dir: Path, data: Path) -> list[dict]:
     rows = []
     for sidecar in list_checkpoints(run_dir / "checkpoints"):  # every kept checkpoint: accuracy over steps
         step = int(sidecar.stem.removeprefix("step-"))
-        res = evaluate(run_dir, registry, [f"data.source=idx", f"data.path={data}"], "cpu",
+        res = evaluate(run_dir, registry, ["data.source=idx", f"data.path={data}"], "cpu",
                        ["code_accuracy", "mutual_information"], step)
         rows.append({"step": step, "accuracy": res["code_accuracy"]["c1"]["accuracy"],
                      "L_I": res["mutual_information"]["L_I"]})
