@@ -123,6 +123,22 @@ def _flat_collective(tensors: list[Tensor], op: Any) -> None:
         offset += t.numel()
 
 
+def sync_batch_norm(modules: dict[str, nn.Module], device: torch.device) -> None:
+    """Turn every batch-norm layer inside ``modules`` into a ``SyncBatchNorm`` (in place; same parameters).
+
+    Statistics are then taken over the global batch of all processes, as in one process with the
+    whole batch. torch implements the synchronised layer for CUDA only, so any other device is
+    refused here, before training, rather than failing inside the first forward pass.
+    """
+    if device.type != "cuda":
+        raise GanforgeError(f"train.sync_batch_norm needs CUDA devices (torch's SyncBatchNorm runs on GPUs only), "
+                            f"but this run uses {device}; set train.sync_batch_norm = false")
+    for name, module in modules.items():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            raise GanforgeError(f"train.sync_batch_norm: {name} is itself a batch-norm layer; wrap it in a module")
+        nn.SyncBatchNorm.convert_sync_batchnorm(module)  # replaces the children in place
+
+
 def default_backend(device: torch.device) -> str:
     """nccl for CUDA devices, gloo otherwise."""
     return "nccl" if device.type == "cuda" else "gloo"

@@ -23,8 +23,8 @@ from torch import Tensor
 from ganforge import __version__, checkpoint
 from ganforge.data.stream import BatchStream
 from ganforge.devices import autocast_dtype, deterministic_algorithms, select_device
-from ganforge.distributed import World
-from ganforge.errors import DivergenceError, GanforgeError
+from ganforge.distributed import World, sync_batch_norm
+from ganforge.errors import DivergenceError, GanforgeError, PluginError
 from ganforge.events import CheckpointSaved, MetricsLogged, RunFinished, RunStarted, SamplesSaved
 from ganforge.interfaces import DataContext, ImageData, StepView, Terms
 from ganforge.latent import LatentBatch
@@ -97,6 +97,8 @@ class Trainer:
         seed = self.recipe.run.seed
         torch.manual_seed(seed)  # weight initialisation
         self.system = build_system(resolved, data.image_shape, data.num_classes).to(device)
+        if self.recipe.train.sync_batch_norm:
+            sync_batch_norm(self.system.modules(), device)
         self.opt = make_optimizers(self.system, resolved)
         speed_up(self.system, self.recipe.train.channels_last, self.recipe.train.compile)
         if self.system.spec.condition is not None and data.labels is None:
@@ -306,6 +308,14 @@ def check_finite(step: int, metrics: dict[str, float], system: System) -> None:
                                   "the last checkpoint is intact")
 
 
+def _tell_failure(track: Any, event: RunFinished) -> None:
+    """Tell observers how a failed run ended; an observer that fails again must not replace the first error."""
+    try:
+        track(event)
+    except PluginError:
+        pass
+
+
 def roll_back(trainer: Trainer, ckpt_dir: Path, error: DivergenceError, lr_factor: float) -> None:
     """Reload the newest good checkpoint into ``trainer`` and scale every learning rate by ``lr_factor``."""
     world = trainer.world  # rank 0 reads the checkpoint; every process loads the same state
@@ -480,12 +490,12 @@ def train(
                         f"`ganforge run --resume {run_dir}`")
                     break
         except DivergenceError:
-            track(RunFinished(run_dir, trainer.step, "diverged"))
+            _tell_failure(track, RunFinished(run_dir, trainer.step, "diverged"))
             raise
         except GanforgeError:  # a plugin raised, or a checkpoint could not be written: the last one is kept
             if saved_step >= 0:
                 say(f"the checkpoint of step {saved_step} is kept; fix the cause, then `ganforge run --resume {run_dir}`")
-            track(RunFinished(run_dir, trainer.step, "failed"))
+            _tell_failure(track, RunFinished(run_dir, trainer.step, "failed"))
             raise
     track(RunFinished(run_dir, trainer.step, reason))
     if reason == "interrupted":

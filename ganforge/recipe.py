@@ -133,6 +133,11 @@ class TrainSection(BaseModel):
         description="torch.compile the generator and the critic's trunk and head (opt-in: the first steps pay the "
         "compile time; see docs/performance.md for when it pays off).",
     )
+    sync_batch_norm: bool = Field(
+        False,
+        description="With several processes, compute batch-norm statistics over the global batch (torch's "
+        "SyncBatchNorm) instead of each process's slice. CUDA only: a run on another device stops with an error.",
+    )
     sample_grid: int = Field(64, ge=1, le=1024, description="Images in each fixed-noise sample grid.")
     on_nonfinite: Literal["stop", "rollback"] = Field(
         "stop",

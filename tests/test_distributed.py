@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from ganforge import checkpoint
 from ganforge.cli import app
 from ganforge.data.stream import BatchStream
-from ganforge.distributed import World
+from ganforge.distributed import World, sync_batch_norm
 from ganforge.engine import train
 from ganforge.errors import GanforgeError
 from ganforge.interfaces import ImageData
@@ -89,6 +89,25 @@ def test_nproc_checks_the_batch_before_launching(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["run", str(recipe), "--nproc", "3", "--out", str(tmp_path / "runs")])
     assert result.exit_code != 0 and "multiple of 3" in result.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_sync_batch_norm_on_cpu_is_a_clear_error(tmp_path: Path) -> None:
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text(tomli_w.dumps(tiny_recipe("vanilla", generator={"kind": "mlp"}, critic={"kind": "mlp"}, train={"sync_batch_norm": True})))
+    result = CliRunner().invoke(app, ["run", str(recipe), "--out", str(tmp_path / "runs"), "--device", "cpu"])
+    assert result.exit_code != 0
+    assert "train.sync_batch_norm needs CUDA" in result.output and "Traceback" not in result.output
+
+
+def test_sync_batch_norm_converts_every_layer_and_keeps_the_parameters() -> None:
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Sequential(torch.nn.BatchNorm2d(2)))
+    weight = net[1].weight
+    sync_batch_norm({"critic": net}, torch.device("cuda"))  # conversion only: nothing runs on the device
+    assert isinstance(net[1], torch.nn.SyncBatchNorm) and isinstance(net[2][0], torch.nn.SyncBatchNorm)
+    assert net[1].weight is weight  # the optimizer's parameters stay the same objects
+    assert set(net.state_dict()) == {"0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var",
+                                     "1.num_batches_tracked", "2.0.weight", "2.0.bias", "2.0.running_mean",
+                                     "2.0.running_var", "2.0.num_batches_tracked"}  # checkpoints stay compatible
 
 
 def test_rank_slices_make_up_the_single_process_batch() -> None:
