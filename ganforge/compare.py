@@ -258,6 +258,8 @@ ROWS: dict[str, tuple[str, str]] = {
     "domain_fid": ("domain FID", "{:.2f}"),
     "classifier_score": ("classifier score", "{:.2f}"),
     "label_accuracy": ("label accuracy", "{:.3f}"),
+    "mig": ("MIG (ground-truth factors)", "{:.3f}"),
+    "factor_vae": ("FactorVAE score (ground-truth factors)", "{:.3f}"),
     "images_per_s": ("images/s (median)", "{:.0f}"),
     "wall_s": ("wall time (s)", "{:.1f}"),
 }
@@ -277,6 +279,10 @@ def run_numbers(outcome: RunOutcome) -> dict[str, float]:
         out["classifier_score"] = r["classifier_score"]["generated"]
     if "label_accuracy" in r:
         out["label_accuracy"] = r["label_accuracy"]["accuracy"]
+    if "mig" in r:
+        out["mig"] = r["mig"]["mig"]
+    if "factor_vae" in r:
+        out["factor_vae"] = r["factor_vae"]["score"]
     if (r.get("training") or {}).get("images_per_s_median") is not None:
         out["images_per_s"] = r["training"]["images_per_s_median"]
     if outcome.wall_s is not None:

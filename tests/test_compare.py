@@ -129,6 +129,16 @@ def test_table_reports_median_and_range_over_seeds() -> None:
     assert cell("label_accuracy", None) == "–"
 
 
+def test_table_shows_ground_truth_disentanglement_scores() -> None:
+    shapes = lambda mig, fv: {"mig": {"mig": mig}, "factor_vae": {"score": fv}}  # noqa: E731
+    outcomes = [_outcome("info", 0, shapes(0.3, 0.8)), _outcome("info", 1, shapes(0.1, 0.6)),
+                _outcome("plain", 0, shapes(0.01, 0.3))]
+    rows = table(Comparison(Path("."), ["info", "plain"], outcomes, 10, [0, 1], []))
+    assert list(rows) == ["mig", "factor_vae", "wall_s"]
+    assert rows["mig"]["info"]["values"] == [0.3, 0.1] and rows["factor_vae"]["plain"]["median"] == 0.3
+    assert cell("factor_vae", rows["factor_vae"]["info"]) == "0.700 (0.600–0.800)"
+
+
 def test_curve_band_uses_steps_all_seeds_logged() -> None:
     assert band([{1: 1.0, 2: 2.0, 3: 3.0}, {2: 4.0, 3: 5.0}, {2: 0.0, 3: 1.0}]) == ([2, 3], [2.0, 3.0], [0.0, 1.0], [4.0, 5.0])
 

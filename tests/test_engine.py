@@ -102,3 +102,27 @@ def test_plugin_failure_during_training_names_the_plugin(tiny_raw: dict[str, Any
 def test_joint_critic_pass_trains(tiny_raw: dict[str, Any], registry: Any, tmp_path: Path) -> None:
     tiny_raw["train"]["joint_critic_pass"] = True
     assert _train(tiny_raw, registry, tmp_path / "run").step == 6
+
+
+@pytest.mark.slow
+def test_compile_gives_the_same_training_and_checkpoint_keys(
+    tiny_raw: dict[str, Any], registry: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``train.compile`` wraps the networks per instance: same state-dict keys, same numbers up to fusion rounding."""
+    _train(tiny_raw, registry, tmp_path / "eager")
+    compiled_fns: list[Any] = []
+    real_compile = torch.compile
+
+    def spy(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        compiled_fns.append(fn)
+        return real_compile(fn, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "compile", spy)
+    tiny_raw["train"]["compile"] = True
+    _train(tiny_raw, registry, tmp_path / "compiled")
+    assert len(compiled_fns) == 3  # the generator, the critic's trunk and its head
+    eager, compiled = _final(tmp_path / "eager"), _final(tmp_path / "compiled")
+    assert eager.keys() == compiled.keys()
+    for k in eager:
+        if not k.startswith("rng."):
+            torch.testing.assert_close(compiled[k], eager[k], atol=1e-4, rtol=1e-3, msg=lambda m, k=k: f"{k}: {m}")

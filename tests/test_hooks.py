@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import pytest
 import tomli_w
 from pydantic import BaseModel, ConfigDict
 from torch import Tensor
@@ -191,3 +192,18 @@ def test_track_event_exception_stops_the_run_naming_the_plugin(tmp_path: Path) -
     else:
         raise AssertionError("an observer's exception must stop the run")
     assert (tmp_path / "run" / "metrics.jsonl").read_text().count("\n") == 2  # steps 1 and 2 were logged
+
+
+def test_an_observer_failing_again_at_the_end_does_not_hide_the_first_error(tmp_path: Path) -> None:
+    finished: list[str] = []
+
+    def track_event(event: Any) -> None:
+        if isinstance(event, events.RunFinished):
+            finished.append(event.reason)
+            raise ValueError("still offline")
+        if isinstance(event, events.MetricsLogged):
+            raise ValueError("tracker offline")
+
+    with pytest.raises(ganforge.PluginError, match="ValueError: tracker offline"):
+        train_steps(tiny_recipe(), 3, tmp_path, plugins=[("observer", _plugin(track_event=track_event))])
+    assert finished == ["failed"]  # the observer was still told how the run ended
