@@ -136,7 +136,7 @@ def ganforge_step(data_dir: Path, overrides: list[str]) -> Callable[[], None]:
     from ganforge.registry import load_registry
 
     raw = read_toml(ROOT / "recipes" / "infogan_mnist.toml")
-    for o in ["data.source=idx", f"data.path={data_dir}", *overrides]:
+    for o in ["data.source=idx", f"data.path={data_dir}", f"data.batch_size={BATCH}", *overrides]:
         apply_override(raw, o)
     resolved = resolve(raw, load_registry(), "benchmark")
     trainer = Trainer(resolved, load_data(resolved), torch.device("cpu"))

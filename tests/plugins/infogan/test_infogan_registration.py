@@ -127,7 +127,7 @@ def test_the_shipped_mnist_recipe_validates(registry) -> None:
     path = ROOT / "recipes" / "infogan_mnist.toml"
     assert path.read_text().startswith("# ganforge run recipes/infogan_mnist.toml")
     r = load_recipe(path, registry).recipe
-    assert (r.latent.noise_dim, r.data.batch_size) == (62, 128)
+    assert (r.latent.noise_dim, r.data.batch_size) == (62, 64)
     assert [(f.name, f.kind, f.lam) for f in r.latent.factors] == [
         ("c1", "categorical", 1.0), ("c2", "uniform", 0.1), ("c3", "uniform", 0.1)
     ]
