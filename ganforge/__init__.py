@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 _LAZY = {
     # interfaces (torch)
     "LatentFactor": "ganforge.interfaces",
+    "OneHotFactor": "ganforge.interfaces",
     "Generator": "ganforge.interfaces",
     "Critic": "ganforge.interfaces",
     "Objective": "ganforge.interfaces",

@@ -7,6 +7,7 @@ Nothing here calls ``backward()`` or ``step()``: plugins return loss terms, the 
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,6 +79,52 @@ class LatentFactor(ABC):
     @abstractmethod
     def traversal(self, steps: int, span: tuple[float, float] | None = None) -> Tensor:
         """Values to walk in a traversal grid (all classes for a discrete factor)."""
+
+
+class OneHotFactor(LatentFactor):
+    """A discrete code with ``k`` classes: one-hot into G, ``k`` raw logits out of Q, ``int64`` values ``(B,)``.
+
+    The prior is uniform (override ``sample`` and ``entropy`` for another one). A base for plugins'
+    categorical codes and class labels, so each writes only what makes it different.
+    """
+
+    discrete = True
+
+    def __init__(self, name: str, lam: float, k: int) -> None:
+        super().__init__(name, lam)
+        self.k = k
+
+    @property
+    def input_width(self) -> int:
+        return self.k
+
+    @property
+    def posterior_width(self) -> int:
+        return self.k
+
+    @property
+    def posterior_meaning(self) -> str:
+        return f"{self.k} logits"
+
+    def sample(self, n: int, generator: torch.Generator, device: torch.device | str = "cpu") -> Tensor:
+        return torch.randint(0, self.k, (n,), generator=generator, device=device)  # (B,)
+
+    def encode(self, value: Tensor) -> Tensor:
+        return torch.nn.functional.one_hot(value.long(), self.k).float()  # (B, K)
+
+    def nll(self, params: Tensor, value: Tensor) -> Tensor:
+        # params are raw logits: cross_entropy applies the one and only (log-)softmax
+        return torch.nn.functional.cross_entropy(params.float(), value.long(), reduction="none")  # (B,)
+
+    def entropy(self) -> float:
+        return math.log(self.k)
+
+    def predict(self, params: Tensor) -> Tensor:
+        return params.argmax(dim=1)  # (B,) int64
+
+    def traversal(self, steps: int, span: tuple[float, float] | None = None) -> Tensor:
+        """Every class once, in order; ``steps`` and ``span`` do not apply to a discrete code."""
+        return torch.arange(self.k)  # (K,)
 
 
 # --- networks -----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganforge import LatentFactor
+from ganforge import LatentFactor, OneHotFactor
 from ganforge_infogan.options import CategoricalOptions, GaussianOptions, UniformOptions
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -35,56 +35,27 @@ def soft_clamp(x: Tensor, lo: float, hi: float) -> Tensor:
     return lo + F.softplus(x - lo) - F.softplus(x - hi)
 
 
-class Categorical(LatentFactor):
+class Categorical(OneHotFactor):
     """c ~ Cat(K, p). Into G: one-hot ``(B, K)``. Out of Q: K logits. Values: ``int64`` indices ``(B,)``."""
 
-    discrete = True
-
     def __init__(self, name: str, lam: float, options: CategoricalOptions) -> None:
-        super().__init__(name, lam)
-        self.k = options.k
+        super().__init__(name, lam, options.k)
         self.probs = None if options.probs is None else list(options.probs)
 
     def __repr__(self) -> str:
         prior = "uniform" if self.probs is None else f"p={self.probs}"
         return f"Categorical({self.name!r}, k={self.k}, {prior}, λ={self.lam})"
 
-    @property
-    def input_width(self) -> int:
-        return self.k
-
-    @property
-    def posterior_width(self) -> int:
-        return self.k
-
-    @property
-    def posterior_meaning(self) -> str:
-        return f"{self.k} logits"
-
     def sample(self, n: int, generator: torch.Generator, device: torch.device | str = "cpu") -> Tensor:
         if self.probs is None:
-            return torch.randint(0, self.k, (n,), generator=generator, device=device)  # (B,)
+            return super().sample(n, generator, device)  # (B,)
         p = torch.tensor(self.probs, dtype=torch.float64, device=device)  # (K,)
         return torch.multinomial(p, n, replacement=True, generator=generator)  # (B,)
 
-    def encode(self, value: Tensor) -> Tensor:
-        return F.one_hot(value.long(), self.k).float()  # (B, K)
-
-    def nll(self, params: Tensor, value: Tensor) -> Tensor:
-        # params are raw logits: cross_entropy applies the one and only (log-)softmax
-        return F.cross_entropy(params.float(), value.long(), reduction="none")  # (B,)
-
     def entropy(self) -> float:
         if self.probs is None:
-            return math.log(self.k)
+            return super().entropy()
         return -math.fsum(p * math.log(p) for p in self.probs)
-
-    def predict(self, params: Tensor) -> Tensor:
-        return params.argmax(dim=1)  # (B,) int64
-
-    def traversal(self, steps: int, span: tuple[float, float] | None = None) -> Tensor:
-        """Every class once, in order; ``steps`` and ``span`` do not apply to a discrete code."""
-        return torch.arange(self.k)  # (K,)
 
 
 class _Continuous(LatentFactor):
