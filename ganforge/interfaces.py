@@ -199,10 +199,12 @@ class Regularizer(nn.Module):
     """Adds loss terms to the critic and/or generator step, and optionally modules.
 
     A regularizer's own parameters (e.g. a Q head) are optimised by the optimizer named in
-    ``optimizer``; it never calls ``backward()`` or ``step()`` itself.
+    ``optimizer`` (a class attribute, or an instance attribute set in ``__init__`` when a recipe
+    option chooses it); it never calls ``backward()`` or ``step()`` itself. Parameters owned by the
+    critic's optimizer are frozen during the generator step; the generator's are not.
     """
 
-    optimizer: ClassVar[Literal["critic", "generator"]] = "critic"
+    optimizer: Literal["critic", "generator"] = "critic"
 
     def critic_terms(self, view: StepView) -> Terms:
         return Terms()

@@ -96,6 +96,13 @@ class MutualInformationOptions(BaseModel):
         description="Give the generator the MI loss term. False = the paper's Figure-1 baseline: Q is trained "
         "(so L_I is still measured) but G gets no reward for making codes recoverable.",
     )
+    optimizer: Literal["critic", "generator"] = Field(
+        "critic",
+        description="Which Adam trains Q. 'critic' (the official code): Q learns in the critic step on detached "
+        "fakes, at the critic's learning rate. 'generator' (common PyTorch ports): Q learns in the generator step, "
+        "on the same non-detached fakes and at the generator's learning rate, and the MI loss never updates the "
+        "critic trunk (trunk_gradient then has no effect).",
+    )
 
 
 class SpatialBroadcastOptions(BaseModel):

@@ -11,6 +11,10 @@ Who learns from what (the official code's choice, the defaults here):
 - generator step: G minimises the same loss through the trunk and Q (``generator_reward``); only G's
   optimizer steps, so the gradients this leaves on Q and the trunk must be zeroed before the next
   critic step (the engine's job).
+
+With ``optimizer = "generator"`` (the arrangement of common PyTorch ports), Q's parameters join G's
+Adam instead: Q learns only in the generator step, from the same non-detached fakes as G, and the MI
+loss never reaches the critic trunk's weights.
 """
 
 from __future__ import annotations
@@ -25,8 +29,6 @@ from ganforge_infogan.options import MutualInformationOptions
 class MutualInformation(Regularizer):
     """Q head (FC hidden → BN → LeakyReLU(0.1) → FC posterior_width) on the critic trunk's features."""
 
-    optimizer = "critic"
-
     def __init__(self, options: MutualInformationOptions, ctx: BuildContext) -> None:
         super().__init__()
         if not ctx.spec.factors:
@@ -37,6 +39,7 @@ class MutualInformation(Regularizer):
         if ctx.critic_feature_width is None:
             raise ValueError("mutual_information needs the critic's trunk width (BuildContext.critic_feature_width)")
         self.spec = ctx.spec
+        self.optimizer = options.optimizer
         self.trunk_gradient = options.trunk_gradient
         self.generator_reward = options.generator_reward
         self.q = nn.Sequential(
@@ -64,6 +67,8 @@ class MutualInformation(Regularizer):
 
     def critic_terms(self, view: StepView) -> Terms:
         """Train Q (and the trunk unless ``trunk_gradient`` is off) to recover c from detached fakes."""
+        if self.optimizer == "generator":
+            return Terms()  # Q learns in the generator step; here it would only add gradients nobody applies
         features = view.fake_features if self.trunk_gradient else view.fake_features.detach()  # (B, F)
         return self._terms(features, view.latent.codes)
 
@@ -71,6 +76,8 @@ class MutualInformation(Regularizer):
         """Reward G for codes Q can recover; without ``generator_reward`` only log L_I (Figure 1's baseline)."""
         if self.generator_reward:
             return self._terms(view.fake_features, view.latent.codes)  # gradient reaches G via the features
+        if self.optimizer == "generator":  # Q must still learn, but G must not: Q sees detached features
+            return self._terms(view.fake_features.detach(), view.latent.codes)
         with torch.no_grad():
             return Terms(logs=self._terms(view.fake_features, view.latent.codes).logs)
 

@@ -129,6 +129,22 @@ def test_trunk_gradient_off_still_lets_g_learn_through_the_trunk() -> None:
     assert has_grad(gen)
 
 
+def test_q_on_the_generators_optimizer_learns_only_in_the_generator_step() -> None:
+    spec, gen, critic, reg = setup(optimizer="generator")
+    assert reg.optimizer == "generator"
+    assert reg.critic_terms(view("critic", spec, gen, critic)).losses == {}
+    reg.generator_terms(view("generator", spec, gen, critic)).losses["mi"].backward()
+    assert has_grad(reg.q) and has_grad(gen)
+
+
+def test_q_on_the_generators_optimizer_without_reward_trains_q_but_not_g() -> None:
+    spec, gen, critic, reg = setup(optimizer="generator", generator_reward=False)
+    terms = reg.generator_terms(view("generator", spec, gen, critic))
+    terms.losses["mi"].backward()
+    assert has_grad(reg.q)
+    assert not has_grad(gen) and not has_grad(critic.trunk)
+
+
 def test_loss_is_the_lambda_weighted_nll_and_logs_are_l_i_in_nats() -> None:
     spec, gen, critic, reg = setup()
     v = view("critic", spec, gen, critic)
