@@ -1,6 +1,7 @@
 """Why a trained run scores what it does: ``python benchmarks/run_diagnostics.py RUN_DIR [RUN_DIR ...]``.
 
-For each run (newest checkpoint, or ``--step``) on the local MNIST files it prints:
+For each run (newest checkpoint, or ``--step``) on the local MNIST files (``--own-data``: the data
+the run trained on, e.g. procedural shapes) it prints:
 
 - **sample spread**: the per-pixel standard deviation over 500 generated images, averaged over
   pixels, with the generator in eval mode and in train mode (batch statistics). Near 0 means every
@@ -12,11 +13,14 @@ For each run (newest checkpoint, or ``--step``) on the local MNIST files it prin
     evaluator classifier (``docs/evaluation.md``), categories Hungarian-matched to digits. If this is
     about Q's accuracy on real digits, the generator's categories, not Q's transfer to real images,
     limit the accuracy.
+- for data with ground-truth factors (shapes): the **MIG** of Q's codes on the real images with batch
+  norm in eval mode and with batch statistics.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -24,6 +28,7 @@ import torch
 from ganforge.engine import load_data
 from ganforge.evaluation import CodeAccuracy, EvalRun
 from ganforge.evaluator import evaluator_for
+from ganforge.factor_metrics import MutualInformationGap
 from ganforge.metrics import hungarian_accuracy
 from ganforge.registry import load_registry
 from ganforge.runs import load_run
@@ -43,19 +48,26 @@ def sample_spread(run: EvalRun, n: int = 500) -> dict[str, float]:
     return out
 
 
-def accuracy_with_batch_statistics(run: EvalRun, factor: str) -> float:
-    """Q's code accuracy on the real images with every batch-norm layer of the critic and Q using batch statistics."""
+def with_batch_statistics(run: EvalRun, compute: Callable[[EvalRun], float]) -> float:
+    """``compute`` on a fresh view of the run with every batch-norm layer of the critic and Q using batch statistics."""
     modules = [run.system.critic, *run.system.regularizers.values()]
     saved = [{k: v.clone() for k, v in m.state_dict().items()} for m in modules]  # train mode updates running stats
     for m in modules:
         m.train()
     try:
-        fresh = EvalRun(run.loaded, run.data, run.device)
-        return CodeAccuracy().compute(fresh)[factor]["accuracy"]
+        return compute(EvalRun(run.loaded, run.data, run.device))
     finally:
         for m, state in zip(modules, saved, strict=True):
             m.load_state_dict(state)
             m.eval()
+
+
+def code_accuracy(factor: str) -> Callable[[EvalRun], float]:
+    return lambda run: CodeAccuracy().compute(run)[factor]["accuracy"]
+
+
+def mig(run: EvalRun) -> float:
+    return MutualInformationGap().compute(run)["mig"]
 
 
 @torch.no_grad()
@@ -77,19 +89,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs", type=Path, nargs="+")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="directory with MNIST idx(.gz) files")
+    parser.add_argument("--own-data", action="store_true", help="evaluate on the run's own data source, not --data")
     parser.add_argument("--step", type=int, help="checkpoint step (default: the newest)")
     args = parser.parse_args()
     registry = load_registry()
     for run_dir in args.runs:
-        loaded = load_run(run_dir, registry, "cpu", ["data.source=idx", f"data.path={args.data}"], args.step)
+        overrides = [] if args.own_data else ["data.source=idx", f"data.path={args.data}"]
+        loaded = load_run(run_dir, registry, "cpu", overrides, args.step)
         run = EvalRun(loaded, load_data(loaded.resolved), torch.device("cpu"))
         spread = sample_spread(run)
         print(f"{run_dir} step {loaded.step}: sample spread eval {spread['eval']:.3g}, train {spread['train']:.3g}")
+        if run.data.factors is not None:
+            print(f"  MIG {mig(run):.3f} (eval BN), {with_batch_statistics(run, mig):.3f} (batch statistics)")
+            continue
         for f in run.spec.factors:
             if not f.discrete or f.name not in run.real_posterior:
                 continue
-            acc = CodeAccuracy().compute(run)[f.name]["accuracy"]
-            batch = accuracy_with_batch_statistics(run, f.name)
+            acc = code_accuracy(f.name)(run)
+            batch = with_batch_statistics(run, code_accuracy(f.name))
             purity = category_purity(run, f.name, len(f.traversal(0)))
             print(f"  {f.name}: code accuracy {acc:.3f} (eval BN), {batch:.3f} (batch statistics); "
                   f"category purity under the evaluator {purity:.3f}")
