@@ -1,4 +1,4 @@
-"""End to end through the CLI: a short InfoGAN run on tiny synthetic data, its L_I climbing."""
+"""End to end: a short InfoGAN run through the CLI, its L_I climbing; and the engine stepping Q with the optimizer the recipe names."""
 
 from __future__ import annotations
 
