@@ -63,10 +63,12 @@ def with_batch_statistics(run: EvalRun, compute: Callable[[EvalRun], float]) -> 
 
 
 def code_accuracy(factor: str) -> Callable[[EvalRun], float]:
+    """Q's Hungarian-matched accuracy for one categorical code, as a function of the run view."""
     return lambda run: CodeAccuracy().compute(run)[factor]["accuracy"]
 
 
 def mig(run: EvalRun) -> float:
+    """MIG of Q's codes on the run's real images (data with ground-truth factors only)."""
     return MutualInformationGap().compute(run)["mig"]
 
 
