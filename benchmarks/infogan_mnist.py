@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from ganforge import logkeys
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mnist-t10k"
 
@@ -104,14 +106,15 @@ def main() -> None:
         wall = json.loads((run_dir / "finished.json").read_text())["wall_s"]
         steps = evaluate_steps(run_dir, args.data)
         log = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-        l_i = [r["generator/L_I/c1"] for r in log if "generator/L_I/c1" in r]
-        first_22 = next((r["step"] for r in log if r.get("generator/L_I/c1", 0) >= 2.2), None)
+        key = logkeys.find({k for r in log for k in r}, "generator", "L_I/c1") or "generator/L_I/c1"
+        l_i = [r[key] for r in log if key in r]
+        first_22 = next((r["step"] for r in log if r.get(key, 0) >= 2.2), None)
         final = steps[-1]
         first_95 = next((r["step"] for r in steps if r["accuracy"] >= 0.95), None)
         results.append({"seed": seed, "wall_min": wall / 60 if wall else None, "steps": final["step"],
                         "accuracy": final["accuracy"], "L_I_c1_eval": final["L_I"]["c1"],
                         "L_I_c1_train_min_after_first_2.2": min(
-                            (r["generator/L_I/c1"] for r in log if first_22 and r["step"] >= first_22), default=None),
+                            (r[key] for r in log if first_22 and r["step"] >= first_22), default=None),
                         "first_step_L_I_c1_2.2": first_22, "L_I_c1_train_last": l_i[-1] if l_i else None,
                         "first_step_acc_0.95": first_95,
                         "min_to_acc_0.95": wall / 60 * first_95 / final["step"] if first_95 and wall else None,

@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ganforge import logkeys
+
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "infogan_shapes.toml"
 METHODS: dict[str, list[str]] = {
@@ -82,9 +84,10 @@ def evaluate_run(run_dir: Path, fresh: bool) -> dict[str, Any]:
     return results
 
 
-def last_logged(run_dir: str, key: str) -> float:
-    """``key`` in the last row of the run's metrics.jsonl that has it."""
+def last_logged(run_dir: str, phase: str, term: str) -> float:
+    """``term`` of ``phase`` in the last row of the run's metrics.jsonl that has it (any run's key format)."""
     rows = [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
+    key = logkeys.find({k for row in rows for k in row}, phase, term)
     return next(row[key] for row in reversed(rows) if key in row)
 
 
@@ -95,7 +98,7 @@ def numbers(r: dict[str, Any]) -> dict[str, float]:
         "shape accuracy": r["factor_codes"]["codes"]["c1"]["accuracy"]["shape"],
         "MIG": r["mig"]["mig"],
         "FactorVAE": r["factor_vae"]["score"],
-        "L_I total, training (nats)": last_logged(r["run"], "generator/L_I"),
+        "L_I total, training (nats)": last_logged(r["run"], "generator", "L_I"),
         "train wall min": r["timing"]["wall_s"] / 60,
         "train CPU min": r["timing"]["cpu_s"] / 60,
     }

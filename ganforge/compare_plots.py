@@ -13,15 +13,18 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from ganforge import logkeys
 from ganforge.checkpoint import atomic_write
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f"]
 
 
-def series(log: list[dict[str, Any]], keys: list[str]) -> dict[int, float]:
-    """step → value of the first of ``keys`` that the run logged."""
-    for key in keys:
-        points = {int(row["step"]): float(row[key]) for row in log if key in row}
+def series(log: list[dict[str, Any]], terms: list[tuple[str, str]]) -> dict[int, float]:
+    """step → value of the first of ``terms`` (``(phase, term)``, found by :func:`ganforge.logkeys.find`) that the run logged."""
+    keys = {k for row in log for k in row}
+    for phase, term in terms:
+        key = logkeys.find(keys, phase, term)
+        points = {int(row["step"]): float(row[key]) for row in log if key in row} if key else {}
         if points:
             return points
     return {}
@@ -39,8 +42,8 @@ def _factors(comparison: Any) -> list[str]:
     for o in comparison.outcomes:
         for row in o.log:
             for key in row:
-                phase, _, rest = key.partition("/L_I/")
-                if rest and phase in ("generator", "critic") and rest not in names:
+                prefix, _, rest = key.partition("/L_I/")  # <phase>/<regularizer>/L_I/<factor> (or <phase>/L_I/…)
+                if rest and logkeys.phase_of(prefix) in ("generator", "critic") and rest not in names:
                     names.append(rest)
     return names
 
@@ -52,7 +55,7 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def _lines(ax: Any, comparison: Any, keys: list[str]) -> bool:
+def _lines(ax: Any, comparison: Any, keys: list[tuple[str, str]]) -> bool:
     """One line per method (median over its seeds, min–max shaded); whether anything was drawn."""
     drawn = False
     for i, label in enumerate(comparison.labels):
@@ -78,7 +81,7 @@ def plot_mutual_information(comparison: Any, entropies: dict[str, float], path: 
     fig = Figure(figsize=(4.6 * len(factors), 3.8), layout="constrained")
     axes = fig.subplots(1, len(factors), squeeze=False)[0]
     for ax, f in zip(axes, factors, strict=True):
-        _lines(ax, comparison, [f"generator/L_I/{f}", f"critic/L_I/{f}"])
+        _lines(ax, comparison, [("generator", f"L_I/{f}"), ("critic", f"L_I/{f}")])
         if f in entropies:
             ax.axhline(entropies[f], color="gray", linestyle="--", linewidth=1, label=f"H({f}) = {entropies[f]:.3f}")
         ax.set_title(f"L_I for {f}")
@@ -97,7 +100,7 @@ def plot_losses(comparison: Any, path: Path) -> Path:
     fig = Figure(figsize=(9.2, 3.6), layout="constrained")
     axes = fig.subplots(1, 2)
     for ax, phase in zip(axes, ("critic", "generator"), strict=True):
-        _lines(ax, comparison, [f"{phase}/adv"])
+        _lines(ax, comparison, [(phase, "adv")])
         ax.set_title(f"{phase} adversarial loss")
         ax.set_xlabel("generator step")
         ax.grid(alpha=0.3)

@@ -2,21 +2,18 @@
 
 Every rank builds the same networks from the same seed, draws the whole global batch of latents
 from the shared seeded generator and keeps its rows, and reads its slice of the same global data
-batch (``data.batch_size`` images over all ranks). After each backward pass the gradients are
-averaged over ranks with one all-reduce, so every rank takes the same optimizer step and holds the
-same weights: the single-process algorithm, with the batch sums taken in a different order. Only
-rank 0 writes the run directory. See ``docs/distributed.md``.
-
-The gradients are all-reduced by hand rather than through ``DistributedDataParallel``: the critic
-is called through ``features``/``head`` (not ``forward``, which DDP's wrapper intercepts), and the
-generator step freezes the critic, so one explicit all-reduce between ``backward()`` and
-``step()`` is both what DDP does and easier to read.
+batch (``data.batch_size`` images over all ranks). Each phase of the step (``ganforge/step.py``'s
+``CriticStep`` and ``GeneratorStep``, ``nn.Module``s whose ``forward`` computes the phase's loss) is
+wrapped in torch's ``DistributedDataParallel``: its backward pass averages the gradients of the modules
+that phase trains over ranks (bucketed, overlapped with the backward computation), and each forward
+first broadcasts rank 0's buffers (batch-norm running statistics), so every rank takes the same
+optimizer step and holds the same weights. Only rank 0 writes the run directory. See
+``docs/distributed.md``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -70,11 +67,19 @@ class World:
     def _comm_device(self) -> torch.device:
         return torch.device("cuda", self.local_rank) if self.backend == "nccl" else torch.device("cpu")
 
-    def average_gradients(self, params: Iterable[Tensor]) -> None:
-        """Replace each parameter's gradient by its mean over ranks (one all-reduce; ``None`` stays ``None``)."""
-        if self.active:
-            grads = [p.grad for p in params if p.grad is not None]
-            _flat_collective(grads, lambda flat: (dist.all_reduce(flat), flat.div_(self.world_size)))
+    def wrap(self, phase: nn.Module, find_unused_parameters: bool = False) -> nn.Module:
+        """``phase`` itself in one process; with several, wrapped in ``DistributedDataParallel``.
+
+        The module's parameters and buffers are broadcast from rank 0 now, as DDP does when it wraps a
+        module. ``find_unused_parameters`` is needed when some of the phase's parameters get no gradient in
+        some steps (a lazy regularizer that owns parameters).
+        """
+        if not self.active:
+            return phase
+        from torch.nn.parallel import DistributedDataParallel
+
+        return DistributedDataParallel(phase, device_ids=None, broadcast_buffers=True,
+                                       find_unused_parameters=find_unused_parameters)
 
     def all_mean(self, values: Tensor) -> Tensor:
         """The mean of ``values`` over ranks (``values`` itself in a single process)."""
@@ -100,27 +105,9 @@ class World:
         dist.broadcast_object_list(box, src=0, device=self._comm_device())
         return box[0]
 
-    def broadcast_modules(self, modules: Iterable[nn.Module]) -> None:
-        """Copy rank 0's parameters and buffers to every rank, as DDP does when it wraps a module."""
-        if self.active:
-            tensors = [t.data for m in modules for t in [*m.parameters(), *m.buffers()] if t.is_floating_point()]
-            _flat_collective(tensors, lambda flat: dist.broadcast(flat, src=0))
-
     def close(self) -> None:
         if self.active and dist.is_initialized():
             dist.destroy_process_group()
-
-
-def _flat_collective(tensors: list[Tensor], op: Any) -> None:
-    """Run ``op`` on one flat copy of ``tensors`` (one message, any memory layout), then copy back."""
-    if not tensors:
-        return
-    flat = torch.cat([t.reshape(-1) for t in tensors])
-    op(flat)
-    offset = 0
-    for t in tensors:
-        t.copy_(flat[offset : offset + t.numel()].view_as(t))
-        offset += t.numel()
 
 
 def sync_batch_norm(modules: dict[str, nn.Module], device: torch.device) -> None:

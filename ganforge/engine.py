@@ -1,8 +1,9 @@
-"""The training loop: alternating critic and generator steps, as in Goodfellow et al. / InfoGAN.
+"""The training loop around the step of ``step.py``: optimizers, precision, devices, logging, samples,
+checkpoints, signals, divergence handling and exact resume.
 
-The engine owns optimizers, devices, precision, logging, samples and checkpoints. Methods and
-regularizers only return loss terms. Per-step numbers stay on the device and are read once
-per logging interval, so there is no host synchronisation inside the step.
+The algorithm itself (what one critic and one generator step compute) is in ``ganforge/step.py``;
+this module only feeds it batches, calls ``backward()`` and steps. Per-step numbers stay on the
+device and are read once per logging interval, so there is no host synchronisation inside the step.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from ganforge.devices import autocast_dtype, deterministic_algorithms, select_de
 from ganforge.distributed import World, sync_batch_norm
 from ganforge.errors import DivergenceError, GanforgeError, PluginError
 from ganforge.events import CheckpointSaved, MetricsLogged, RunFinished, RunStarted, SamplesSaved
-from ganforge.interfaces import DataContext, ImageData, StepView, Terms
+from ganforge.interfaces import DataContext, ImageData
 from ganforge.latent import LatentBatch
 from ganforge.recipe import Resolved
 from ganforge.registry import Registry
+from ganforge.step import CriticStep, GeneratorStep, StepResult
 from ganforge.system import System, blame, blame_step, build_system
 
 
@@ -87,7 +89,11 @@ def speed_up(system: System, channels_last: bool, compile_: bool) -> None:
 
 
 class Trainer:
-    """One run's state: networks, optimizers, data stream, RNGs and the step counter."""
+    """One run's state: networks, the two phases of ``step.py``, optimizers, data stream, RNGs, step counter.
+
+    It supplies each phase with its data (a real batch, a latent batch from the run's seeded generator),
+    runs ``backward()`` and the optimizer step, and keeps the logged terms' running sums on the device.
+    """
 
     def __init__(self, resolved: Resolved, data: ImageData, device: torch.device, world: World | None = None) -> None:
         self.resolved = resolved
@@ -104,107 +110,69 @@ class Trainer:
         if self.system.spec.condition is not None and data.labels is None:
             raise GanforgeError(f"latent factor {self.system.spec.condition.name!r} conditions the critic on labels, "
                                 f"but the data ({data.description}) has none")
+        # each phase's trainable modules; under torchrun, DistributedDataParallel averages their gradients
+        lazy = {side: any(self.system.every[k] > 1 and any(True for _ in r.parameters())
+                          for k, r in self.system.side(side).items()) for side in ("critic", "generator")}
+        self.critic_phase = self.world.wrap(CriticStep(self.system, self.recipe.train.joint_critic_pass), lazy["critic"])
+        self.generator_phase = self.world.wrap(GeneratorStep(self.system), lazy["generator"])
         self.stream = BatchStream(data, self.world.local_batch(self.recipe.data.batch_size), seed, device,
                                   self.world.rank, self.world.world_size)
         self.latent_rng = torch.Generator(device=device).manual_seed(seed + 1)
         self.autocast = autocast_dtype(self.recipe.train.precision, device)
         self.step = 0
         self.rollbacks = 0  # NaN/Inf rollbacks so far in this run (train.on_nonfinite = "rollback")
-        self._acc: dict[str, Tensor] = {}
-        self._acc_count = 0
-        self._critic_regs = [r for r in self.system.regularizers.values() if r.optimizer == "critic"]
+        self._acc: dict[str, Tensor] = {}  # running sums of the logged terms since the last log
+        self._count: dict[str, int] = {}  # how many values each sum holds (lazy terms and n_critic differ)
 
-    # --- the algorithm -------------------------------------------------------------------------
     def _cast(self) -> Any:
         if self.autocast is None:
             return nullcontext()
         return torch.autocast(self.device.type, dtype=self.autocast)
 
-    def _apply(self, phase: str, view: StepView, adversarial: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        """Sum the adversarial loss and every regularizer's terms for this phase."""
-        losses = {"adv": adversarial}
-        logs: dict[str, Tensor] = {}
-        for name, reg in self.system.regularizers.items():
-            with blame(self.system.owners[f"regularizers.{name}"], f"regularizer {name!r} ({phase} phase)"):
-                terms: Terms = reg.critic_terms(view) if phase == "critic" else reg.generator_terms(view)
-            losses.update({f"{k}": v for k, v in terms.losses.items()})
-            logs.update(terms.logs)
-        total = torch.stack([v.float() for v in losses.values()]).sum()
-        record = {f"{phase}/{k}": v.detach().float() for k, v in {**losses, **logs}.items()}
-        return total, record
-
     def _latent(self) -> LatentBatch:
-        """The global batch of latents from the run's generator; with several processes, this one's rows."""
+        """The global batch of latents from the run's generator; with several processes, this process's rows."""
         latent = self.system.spec.sample(self.recipe.data.batch_size, self.latent_rng, self.device)
         return latent.rows(self.world.rows(len(latent))) if self.world.active else latent
 
-    def _step(self, optimizer: torch.optim.Optimizer, loss: Tensor) -> None:
-        """Backward, average the gradients over processes (a no-op in one), step."""
+    def _descend(self, optimizer: torch.optim.Optimizer, result: StepResult) -> dict[str, Tensor]:
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.world.average_gradients(p for group in optimizer.param_groups for p in group["params"])
+        result.loss.backward()  # under DDP this also averages the gradients over processes
         optimizer.step()
+        return result.logs
 
-    def critic_step(self) -> dict[str, Tensor]:
-        """max_D V(D, G) (+ regularizer terms, e.g. Q's NLL on the same fake batch)."""
-        s, G, D = self.system.spec, self.system.generator, self.system.critic
+    def critic_step(self, index: int | None = None) -> dict[str, Tensor]:
+        """One update of D (``step.CriticStep``) on a fresh real and latent batch; returns its logs."""
         real, labels = self.stream.next()
-        latent = self._latent()
-        cond_fake = s.condition_values(latent)
-        cond_real = labels if cond_fake is not None else None  # real images are conditioned on their labels
-        with torch.no_grad(), self._cast():
-            fake = G(s.generator_input(latent))
+        index = self.step * self.recipe.train.n_critic if index is None else index
         with self._cast():
-            if self.recipe.train.joint_critic_pass:
-                both = None if cond_fake is None else torch.cat([cond_real, cond_fake])  # type: ignore[list-item]
-                feats = D.features(torch.cat([real, fake.to(real.dtype)]), both)
-                real_f, fake_f = feats.split(len(real))
-            else:
-                real_f, fake_f = D.features(real, cond_real), D.features(fake, cond_fake)
-            adv = self.system.objective.critic_loss(D.head(real_f, cond_real).float(), D.head(fake_f, cond_fake).float())
-            view = StepView("critic", self.step, s, latent, fake, fake_f, real, real_f, cond_real, cond_fake)
-            loss, record = self._apply("critic", view, adv)
-        self._step(self.opt.critic, loss)
-        return record
+            result = self.critic_phase(real, labels, self._latent(), self.step, index)
+        return self._descend(self.opt.critic, result)
 
     def generator_step(self) -> dict[str, Tensor]:
-        """min_G V(D, G) (+ e.g. λ·NLL of the codes under Q): one critic trunk pass feeds both."""
-        s, G, D = self.system.spec, self.system.generator, self.system.critic
-        latent = self._latent()
-        cond_fake = s.condition_values(latent)
-        frozen = [D, *self._critic_regs]
-        for m in frozen:
-            m.requires_grad_(False)  # no weight gradients for the critic side: cheaper, same result
-        try:
-            with self._cast():
-                fake = G(s.generator_input(latent))
-                fake_f = D.features(fake, cond_fake)
-                adv = self.system.objective.generator_loss(D.head(fake_f, cond_fake).float())
-                view = StepView("generator", self.step, s, latent, fake, fake_f, cond_fake=cond_fake)
-                loss, record = self._apply("generator", view, adv)
-            self._step(self.opt.generator, loss)
-        finally:
-            for m in frozen:
-                m.requires_grad_(True)
-        return record
+        """One update of G (``step.GeneratorStep``) on a fresh latent batch; returns its logs."""
+        with self._cast():
+            result = self.generator_phase(self._latent(), self.step, self.step)
+        return self._descend(self.opt.generator, result)
 
     def train_step(self) -> None:
-        record: dict[str, Tensor] = {}
-        for _ in range(self.recipe.train.n_critic):
-            record.update(self.critic_step())
-        record.update(self.generator_step())
-        for k, v in record.items():
-            self._acc[k] = self._acc[k] + v if k in self._acc else v.clone()
-        self._acc_count += 1
+        """One iteration: ``n_critic`` critic steps, then one generator step."""
+        n = self.recipe.train.n_critic
+        logs = [self.critic_step(self.step * n + i) for i in range(n)]
+        logs.append(self.generator_step())
+        for record in logs:
+            for k, v in record.items():
+                self._acc[k] = self._acc[k] + v if k in self._acc else v.clone()
+                self._count[k] = self._count.get(k, 0) + 1
         self.step += 1
 
     def peek_metrics(self) -> dict[str, float]:
         """Means over the steps since the last :meth:`pop_metrics` (one host sync)."""
-        if not self._acc_count:
+        if not self._acc:
             return {}
         keys = sorted(self._acc)
-        values = (self.world.all_mean(torch.stack([self._acc[k] for k in keys])) / self._acc_count).tolist()
-        return dict(zip(keys, values, strict=True))
+        sums = self.world.all_mean(torch.stack([self._acc[k] for k in keys]))
+        counts = torch.tensor([self._count[k] for k in keys], dtype=sums.dtype, device=sums.device)
+        return dict(zip(keys, (sums / counts).tolist(), strict=True))
 
     def share_metrics(self) -> None:
         """Replace each process's running sums by their mean over processes (before a checkpoint stores them)."""
@@ -215,7 +183,7 @@ class Trainer:
     def pop_metrics(self) -> dict[str, float]:
         """Means over the steps since the last call (one host sync per logging interval)."""
         metrics = self.peek_metrics()
-        self._acc, self._acc_count = {}, 0
+        self._acc, self._count = {}, {}
         return metrics
 
     # --- state ----------------------------------------------------------------------------------
@@ -233,7 +201,8 @@ class Trainer:
         if self.device.type == "cuda":
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         tensors.update({f"acc.{k}": v for k, v in self._acc.items()})
-        meta.update(step=self.step, stream=self.stream.state_dict(), acc_count=self._acc_count, rollbacks=self.rollbacks)
+        meta.update(step=self.step, stream=self.stream.state_dict(), acc_counts=dict(self._count),
+                    acc_count=max(self._count.values(), default=0), rollbacks=self.rollbacks)
         return tensors, meta
 
     def load_state(self, tensors: dict[str, Tensor], meta: dict[str, Any], restore_rng: bool = True) -> None:
@@ -252,7 +221,8 @@ class Trainer:
             if self.device.type == "cuda" and "rng.cuda" in tensors:
                 torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
         self._acc = {k[4:]: v.to(self.device) for k, v in tensors.items() if k.startswith("acc.")}
-        self._acc_count = int(meta["acc_count"])
+        counts = meta.get("acc_counts")  # checkpoints before per-term counts held one count for every term
+        self._count = {k: int(counts[k]) if isinstance(counts, dict) else int(meta["acc_count"]) for k in self._acc}
         self.stream.load_state_dict(meta["stream"])
         self.step = int(meta["step"])
         self.rollbacks = int(meta.get("rollbacks", 0))
@@ -363,6 +333,129 @@ def _truncate_metrics(path: Path, last_step: int) -> None:
     checkpoint.atomic_write(path, ("\n".join(kept) + "\n" if kept else "").encode())
 
 
+class _Run:
+    """One ``ganforge run`` in progress: the trainer plus what falls due between steps.
+
+    Each method is one thing the loop does (log, sample, checkpoint, roll back, stop on a signal);
+    :func:`train` sets it up and calls :meth:`loop`.
+    """
+
+    def __init__(self, trainer: Trainer, run_dir: Path, static_meta: dict[str, Any], track: Callable[[Any], None],
+                 say: Callable[[str], None]) -> None:
+        from ganforge.pictures import fixed_latent
+        from ganforge.runs import METRICS_FILE
+
+        self.trainer, self.run_dir, self.static_meta, self.track, self.say = trainer, run_dir, static_meta, track, say
+        self.cfg = trainer.recipe.train
+        self.main = trainer.world.is_main
+        self.ckpt_dir = run_dir / "checkpoints"
+        self.metrics_path = run_dir / METRICS_FILE
+        self.saved_step = -1  # the step of the newest checkpoint on disk (never written twice)
+        self.last: dict[str, float] = {}
+        self.t_log, self.step_log = time.perf_counter(), trainer.step
+        self.sample_latent = fixed_latent(trainer.system.spec, self.cfg.sample_grid, trainer.recipe.run.seed, trainer.device)
+        self.info = ""  # the progress line's short metrics
+
+    def resume(self, restore_rng: bool) -> None:
+        """Load the newest valid checkpoint (rank 0 reads it, every process loads it) and trim the metrics log."""
+        world, trainer = self.trainer.world, self.trainer
+        found = world.broadcast_object(checkpoint.load_latest(self.ckpt_dir, warn=self.say) if self.main else None)
+        if found is None:
+            self.say(f"no valid checkpoint in {self.ckpt_dir}; starting from step 0")
+        else:
+            trainer.load_state(*found, restore_rng=restore_rng)
+            self.say(f"resuming from step {trainer.step}")
+            self.saved_step = trainer.step
+        if self.main:
+            _truncate_metrics(self.metrics_path, trainer.step)
+        self.t_log, self.step_log = time.perf_counter(), trainer.step
+
+    def save_checkpoint(self) -> None:
+        trainer = self.trainer
+        if self.saved_step == trainer.step:
+            return
+        check_finite(trainer.step, trainer.peek_metrics(), trainer.system)  # never checkpoint a diverged state
+        trainer.share_metrics()  # the stored running sums are the mean over processes
+        if self.main:
+            tensors, meta = trainer.state()
+            path = checkpoint.save(self.ckpt_dir, trainer.step, tensors, {**meta, **self.static_meta},
+                                   self.cfg.keep_checkpoints)
+            self.track(CheckpointSaved(trainer.step, path))
+        self.saved_step = trainer.step
+
+    def save_samples(self) -> None:
+        from ganforge.pictures import generate, save_grid, save_traversal
+
+        s, system, seed = self.trainer.step, self.trainer.system, self.trainer.recipe.run.seed
+        nrow = max(1, int(math.sqrt(self.cfg.sample_grid)))
+        paths = [save_grid(generate(system.generator, system.spec, self.sample_latent),
+                           self.run_dir / "samples" / f"step-{s:08d}.png", nrow=nrow)]
+        for f in system.spec.factors:
+            paths.append(save_traversal(system.generator, system.spec, f.name,
+                                        self.run_dir / "traversals" / f"{f.name}-step-{s:08d}.png", seed=seed))
+        self.track(SamplesSaved(s, paths))
+
+    def log(self) -> None:
+        """Means since the last log to ``metrics.jsonl`` and the observers; stop on NaN/Inf."""
+        s = self.trainer.step
+        metrics = self.trainer.pop_metrics()
+        check_finite(s, metrics, self.trainer.system)
+        now = time.perf_counter()
+        rate = (s - self.step_log) * self.trainer.recipe.data.batch_size / max(now - self.t_log, 1e-9)
+        self.t_log, self.step_log = now, s
+        self.last = {**metrics, "images_per_s": rate}
+        if self.main:
+            _append_line(self.metrics_path, json.dumps({"step": s, **metrics, "images_per_s": round(rate, 1)}))
+        self.track(MetricsLogged(s, self.last))
+        self.info = _short(metrics)
+
+    def advance(self) -> None:
+        """One step, then whatever falls due at it: metrics (and the NaN/Inf check), samples, checkpoint."""
+        self.trainer.train_step()
+        s, cfg = self.trainer.step, self.cfg
+        if s % cfg.log_every == 0 or s == cfg.steps:
+            self.log()
+        if self.main and (s % cfg.sample_every == 0 or s == cfg.steps):
+            self.save_samples()
+        if s % cfg.checkpoint_every == 0 or s == cfg.steps:
+            self.save_checkpoint()
+
+    def recover(self, exc: DivergenceError) -> None:
+        """``train.on_nonfinite``: re-raise, or roll back to the last checkpoint at lower learning rates."""
+        trainer, cfg = self.trainer, self.cfg
+        if cfg.on_nonfinite == "stop":
+            raise exc
+        if trainer.rollbacks >= cfg.max_rollbacks:
+            raise DivergenceError(f"{exc} (after {trainer.rollbacks} rollbacks, train.max_rollbacks)") from exc
+        roll_back(trainer, self.ckpt_dir, exc, cfg.rollback_lr_factor)
+        if self.main:
+            _truncate_metrics(self.metrics_path, trainer.step)
+        self.saved_step, self.t_log, self.step_log = trainer.step, time.perf_counter(), trainer.step
+        self.say(f"{str(exc).partition(';')[0]}; rolled back to step {trainer.step} with learning rates "
+                 f"x{cfg.rollback_lr_factor} (rollback {trainer.rollbacks} of {cfg.max_rollbacks})")
+
+    def loop(self, interrupts: _Interrupts, progress: bool) -> str:
+        """Train to ``train.steps``; returns ``"completed"`` or ``"interrupted"`` (after a checkpoint)."""
+        trainer = self.trainer
+        bar = _progress(progress, self.cfg.steps, trainer.step)
+        with bar as live, deterministic_algorithms(trainer.recipe.run.deterministic):
+            task = live.add_task(trainer.recipe.run.name, total=self.cfg.steps, completed=trainer.step, info="")
+            while trainer.step < self.cfg.steps:
+                try:
+                    with blame_step(trainer.system, f"training step {trainer.step + 1}"):
+                        self.advance()
+                except DivergenceError as exc:
+                    self.recover(exc)
+                live.update(task, completed=trainer.step, info=self.info)
+                if trainer.world.any(interrupts.requested is not None):  # every process stops at the same step
+                    interrupts.requested = interrupts.requested or "SIGTERM"
+                    self.save_checkpoint()
+                    self.say(f"{interrupts.requested}: checkpoint saved at step {trainer.step}; continue with "
+                             f"`ganforge run --resume {self.run_dir}`")
+                    return "interrupted"
+        return "completed"
+
+
 def train(
     resolved: Resolved,
     registry: Registry,
@@ -381,131 +474,44 @@ def train(
     With a ``world`` of several processes (torchrun; ``ganforge/distributed.py``) every process
     trains and only rank 0 writes to ``run_dir``, reports events or speaks through ``say``.
     """
-    from ganforge.pictures import fixed_latent, generate, save_grid, save_traversal
-    from ganforge.runs import METRICS_FILE, write_recipe
+    from ganforge.runs import write_recipe
 
-    recipe = resolved.recipe
-    cfg = recipe.train
     world = world or World()
-    main = world.is_main
-    if not main:
+    if not world.is_main:
         say, progress = (lambda message: None), False
-    track = registry.track if main else (lambda event: None)
-    dev = world.place(select_device(device or recipe.run.device))
+    track = registry.track if world.is_main else (lambda event: None)
+    dev = world.place(select_device(device or resolved.recipe.run.device))
     data = load_data(resolved)
     trainer = Trainer(resolved, data, dev, world)
-    ckpt_dir = run_dir / "checkpoints"
-    metrics_path = run_dir / METRICS_FILE
-    saved_step = -1  # the step of the newest checkpoint on disk (never written twice)
-    if resume:
-        found = world.broadcast_object(checkpoint.load_latest(ckpt_dir, warn=say) if main else None)
-        if found is None:
-            say(f"no valid checkpoint in {ckpt_dir}; starting from step 0")
-        else:
-            trainer.load_state(*found, restore_rng=restore_rng)
-            say(f"resuming from step {trainer.step}")
-            saved_step = trainer.step
-        if main:
-            _truncate_metrics(metrics_path, trainer.step)
-    elif main:
-        write_recipe(run_dir, resolved.raw, command)
-    world.broadcast_modules(trainer.system.modules().values())  # as DDP does; a no-op in one process
-    track(RunStarted(run_dir, trainer.step, resolved.raw))
     static_meta = {"image_shape": list(data.image_shape), "num_classes": data.num_classes,
                    "versions": _versions(registry), "recipe": resolved.raw}
-    sample_latent = fixed_latent(trainer.system.spec, cfg.sample_grid, recipe.run.seed, dev)
-    nrow = max(1, int(math.sqrt(cfg.sample_grid)))
-
-    def save_checkpoint() -> None:
-        nonlocal saved_step
-        if saved_step == trainer.step:
-            return
-        check_finite(trainer.step, trainer.peek_metrics(), trainer.system)  # never checkpoint a diverged state
-        trainer.share_metrics()  # the stored running sums are the mean over processes
-        if main:
-            tensors, meta = trainer.state()
-            path = checkpoint.save(ckpt_dir, trainer.step, tensors, {**meta, **static_meta}, cfg.keep_checkpoints)
-            track(CheckpointSaved(trainer.step, path))
-        saved_step = trainer.step
-
-    def save_samples() -> None:
-        s = trainer.step
-        paths = [save_grid(generate(trainer.system.generator, trainer.system.spec, sample_latent),
-                           run_dir / "samples" / f"step-{s:08d}.png", nrow=nrow)]
-        for f in trainer.system.spec.factors:
-            paths.append(save_traversal(trainer.system.generator, trainer.system.spec, f.name,
-                                        run_dir / "traversals" / f"{f.name}-step-{s:08d}.png", seed=recipe.run.seed))
-        track(SamplesSaved(s, paths))
-
-    last: dict[str, float] = {}
-    reason = "completed"
-    t_log, step_log = time.perf_counter(), trainer.step
-
-    def advance() -> None:
-        """One step, then whatever falls due at it: metrics (and the NaN/Inf check), samples, checkpoint."""
-        nonlocal last, t_log, step_log
-        trainer.train_step()
-        s = trainer.step
-        if s % cfg.log_every == 0 or s == cfg.steps:
-            metrics = trainer.pop_metrics()
-            check_finite(s, metrics, trainer.system)
-            now = time.perf_counter()
-            rate = (s - step_log) * recipe.data.batch_size / max(now - t_log, 1e-9)
-            t_log, step_log = now, s
-            last = {**metrics, "images_per_s": rate}
-            if main:
-                _append_line(metrics_path, json.dumps({"step": s, **metrics, "images_per_s": round(rate, 1)}))
-            track(MetricsLogged(s, last))
-            live.update(task, info=_short(metrics))
-        if main and (s % cfg.sample_every == 0 or s == cfg.steps):
-            save_samples()
-        if s % cfg.checkpoint_every == 0 or s == cfg.steps:
-            save_checkpoint()
-
-    bar = _progress(progress, cfg.steps, trainer.step)
-    with _Interrupts().installed() as interrupts, bar as live, deterministic_algorithms(recipe.run.deterministic):
-        task = live.add_task(recipe.run.name, total=cfg.steps, completed=trainer.step, info="")
+    run = _Run(trainer, run_dir, static_meta, track, say)
+    if resume:
+        run.resume(restore_rng)
+    elif world.is_main:
+        write_recipe(run_dir, resolved.raw, command)
+    track(RunStarted(run_dir, trainer.step, resolved.raw))
+    interrupts = _Interrupts()
+    with interrupts.installed():
         try:
-            while trainer.step < cfg.steps:
-                try:
-                    with blame_step(trainer.system, f"training step {trainer.step + 1}"):
-                        advance()
-                except DivergenceError as exc:
-                    if cfg.on_nonfinite == "stop":
-                        raise
-                    if trainer.rollbacks >= cfg.max_rollbacks:
-                        raise DivergenceError(f"{exc} (after {trainer.rollbacks} rollbacks, train.max_rollbacks)") from exc
-                    roll_back(trainer, ckpt_dir, exc, cfg.rollback_lr_factor)
-                    if main:
-                        _truncate_metrics(metrics_path, trainer.step)
-                    saved_step, t_log, step_log = trainer.step, time.perf_counter(), trainer.step
-                    say(f"{str(exc).partition(';')[0]}; rolled back to step {trainer.step} with learning rates "
-                        f"x{cfg.rollback_lr_factor} (rollback {trainer.rollbacks} of {cfg.max_rollbacks})")
-                live.update(task, completed=trainer.step)
-                if world.any(interrupts.requested is not None):  # every process stops at the same step
-                    interrupts.requested = interrupts.requested or "SIGTERM"
-                    save_checkpoint()
-                    reason = "interrupted"
-                    say(f"{interrupts.requested}: checkpoint saved at step {trainer.step}; continue with "
-                        f"`ganforge run --resume {run_dir}`")
-                    break
+            reason = run.loop(interrupts, progress)
         except DivergenceError:
             _tell_failure(track, RunFinished(run_dir, trainer.step, "diverged"))
             raise
         except GanforgeError:  # a plugin raised, or a checkpoint could not be written: the last one is kept
-            if saved_step >= 0:
-                say(f"the checkpoint of step {saved_step} is kept; fix the cause, then `ganforge run --resume {run_dir}`")
+            if run.saved_step >= 0:
+                say(f"the checkpoint of step {run.saved_step} is kept; fix the cause, then `ganforge run --resume {run_dir}`")
             _tell_failure(track, RunFinished(run_dir, trainer.step, "failed"))
             raise
     track(RunFinished(run_dir, trainer.step, reason))
     if reason == "interrupted":
         raise Interrupted(f"interrupted at step {trainer.step}; resume with `ganforge run --resume {run_dir}`",
                           interrupts.requested or "SIGINT")
-    return RunResult(run_dir, trainer.step, reason, last)
+    return RunResult(run_dir, trainer.step, reason, run.last)
 
 
 def _short(metrics: dict[str, float]) -> str:
-    keys = [k for k in metrics if k.endswith("/adv") or k.endswith("L_I")][:4]
+    keys = [k for k in metrics if k.endswith("/adv") or k.endswith("/L_I")][:4]
     return "  ".join(f"{k}={metrics[k]:.3f}" for k in keys)
 
 

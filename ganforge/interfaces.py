@@ -167,12 +167,55 @@ class Objective(ABC):
     def generator_loss(self, fake_logits: Tensor) -> Tensor: ...
 
 
+class CriticAccess:
+    """The critic as a regularizer may call it: on any input it builds, with or without a condition.
+
+    ``access(x, cond)`` is the adversarial logit ``(B,)``; ``features`` and ``head`` are the trunk and
+    the head separately (``head(features(x, cond), cond) == access(x, cond)``). In the critic phase the
+    result is differentiable in the critic's weights and in ``x`` (so ``torch.autograd.grad(...,
+    create_graph=True)`` gives a gradient penalty that trains the critic); in the generator phase the
+    critic's weights are frozen and gradients reach only ``x``. Each call is a real forward pass
+    (batch-norm layers in training mode see that batch).
+    """
+
+    def __init__(self, critic: Critic) -> None:
+        self._critic = critic
+
+    def __call__(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
+        return self._critic.head(self._critic.features(x, cond), cond)  # (B,)
+
+    def features(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
+        return self._critic.features(x, cond)  # (B, feature_width)
+
+    def head(self, features: Tensor, cond: Tensor | None = None) -> Tensor:
+        return self._critic.head(features, cond)  # (B,)
+
+
 @dataclass
 class StepView:
-    """What a regularizer sees of one critic or generator step.
+    """Everything a regularizer sees of one critic or generator step (``ganforge/step.py`` builds it).
 
-    In the critic phase ``fake`` is detached from the generator; ``fake_features`` are the
-    critic trunk's features of ``fake``, computed once and shared with the adversarial head.
+    Shapes: B is this process's batch, ``(C, H, W)`` the image shape, F the critic's ``feature_width``.
+
+    - ``phase``: ``"critic"`` or ``"generator"``.
+    - ``step``: generator steps completed before this one (0 in the first iteration).
+    - ``spec``: the run's :class:`~ganforge.LatentSpec`; ``latent``: the sampled batch (noise and codes).
+    - ``fake``: ``G(z, c)`` ``(B, C, H, W)``; detached from G in the critic phase, differentiable into G
+      in the generator phase.
+    - ``fake_features``: the critic trunk's features of ``fake`` ``(B, F)``, computed once and shared with
+      the adversarial head (InfoGAN's Q reads them: "Q shares D's trunk").
+    - ``fake_logits``: the adversarial logits of ``fake`` ``(B,)``.
+    - ``real`` / ``real_features`` / ``real_logits``: the data batch ``(B, C, H, W)`` in ``[-1, 1]``, its
+      features and logits; critic phase only (``None`` in the generator phase). When a regularizer due at
+      this step sets ``needs_real_grad``, ``real`` is a leaf that requires grad and ``real_logits`` were
+      computed from it, so ``torch.autograd.grad(real_logits.sum(), real, create_graph=True)`` is
+      ∇ₓD(x) with no extra critic pass (R1).
+    - ``cond_real``: the data's labels when the spec has a condition; ``cond_fake``: the condition
+      values the fakes were generated with (both ``None`` without a condition).
+    - ``critic``: a :class:`CriticAccess` to evaluate the critic on inputs the regularizer builds
+      (interpolates for WGAN-GP, augmented reals for consistency terms).
+    - ``every``: how often this regularizer runs (its recipe entry's ``every``); the step multiplies
+      its loss terms by ``every`` (StyleGAN2's lazy regularization) and logs them unscaled.
     """
 
     phase: Literal["critic", "generator"]
@@ -185,6 +228,10 @@ class StepView:
     real_features: Tensor | None = None
     cond_real: Tensor | None = None  # the data's labels when the spec has a condition
     cond_fake: Tensor | None = None  # the condition values the fakes were generated with
+    critic: CriticAccess | None = None
+    real_logits: Tensor | None = None
+    fake_logits: Tensor | None = None
+    every: int = 1
 
 
 @dataclass
@@ -202,9 +249,18 @@ class Regularizer(nn.Module):
     ``optimizer`` (a class attribute, or an instance attribute set in ``__init__`` when a recipe
     option chooses it); it never calls ``backward()`` or ``step()`` itself. Parameters owned by the
     critic's optimizer are frozen during the generator step; the generator's are not.
+
+    Buffers (``self.register_buffer``, e.g. a running mean for a path-length penalty) are saved in
+    checkpoints with the module and restored on resume. Loss terms are summed into the phase's loss
+    and logged, both under the regularizer's recipe name (``critic/<name>/<term>``), so two
+    regularizers can use the same term names; a log with the same name as a loss of the same phase is
+    an error.
     """
 
     optimizer: Literal["critic", "generator"] = "critic"
+    #: ``True`` when :meth:`critic_terms` differentiates ``view.real_logits`` with respect to
+    #: ``view.real`` (R1): the critic phase then makes the real batch a leaf that requires grad.
+    needs_real_grad: ClassVar[bool] = False
 
     def critic_terms(self, view: StepView) -> Terms:
         return Terms()

@@ -71,6 +71,25 @@ class Component(BaseModel):
     kind: str = Field(description="Registered name of the component (see `ganforge plugins`).")
 
 
+class RegularizerSpec(Component):
+    """A ``[[regularizers]]`` table: the regularizer's kind, its name and schedule; other keys are its options."""
+
+    name: str | None = Field(
+        None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+        description="Name the regularizer's loss terms are logged under (critic/<name>/<term>) and its modules "
+        "checkpointed under; defaults to the kind. Two entries need different names.",
+    )
+    every: int = Field(
+        1, ge=1, le=1_000_000,
+        description="Run the regularizer only in every N-th step of each phase, its loss terms multiplied by N "
+        "(StyleGAN2's lazy regularization); logs show the unscaled terms.",
+    )
+
+    @property
+    def instance_name(self) -> str:
+        return self.name or self.kind
+
+
 class FactorSpec(BaseModel):
     """One structured latent code factor; other keys are the factor kind's options."""
 
@@ -162,7 +181,7 @@ class Recipe(BaseModel):
     objective: Component = Field(
         default_factory=lambda: Component(kind="nonsaturating"), description="The adversarial loss."
     )
-    regularizers: list[Component] = Field(default_factory=list, description="Extra loss terms ([[regularizers]] tables).")
+    regularizers: list[RegularizerSpec] = Field(default_factory=list, description="Extra loss terms ([[regularizers]] tables).")
     optim: OptimSection = Field(default_factory=OptimSection, description="Optimizers.")
     train: TrainSection = Field(default_factory=TrainSection, description="The training loop.")
 
@@ -321,6 +340,13 @@ def resolve(raw: dict[str, Any], registry: Registry, source: str = "<recipe>") -
     critic = component("critic", recipe.critic, "critic")
     objective = component("objective", recipe.objective, "objective")
     regs = [component("regularizer", r, f"regularizers[{i}]") for i, r in enumerate(recipe.regularizers)]
+    named: dict[str, int] = {}
+    for i, r in enumerate(recipe.regularizers):
+        if r.instance_name in named:
+            j = named[r.instance_name]
+            problems.append((f"regularizers[{i}]", f"regularizers[{j}] and regularizers[{i}] are both named "
+                             f"{r.instance_name!r} (their terms and modules would collide); give one a name = \"...\""))
+        named.setdefault(r.instance_name, i)
     factors: list[tuple[FactorSpec, Entry, BaseModel]] = []
     seen: set[str] = set()
     for i, f in enumerate(recipe.latent.factors):

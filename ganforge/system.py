@@ -51,8 +51,13 @@ class System:
     generator: Generator
     critic: Critic
     objective: Objective
-    regularizers: dict[str, Regularizer] = field(default_factory=dict)
+    regularizers: dict[str, Regularizer] = field(default_factory=dict)  # recipe name -> regularizer
     owners: dict[str, str] = field(default_factory=dict)  # part -> plugin name
+    every: dict[str, int] = field(default_factory=dict)  # regularizer name -> run every N steps of a phase
+
+    def side(self, optimizer: str) -> dict[str, Regularizer]:
+        """The regularizers whose parameters the ``"critic"`` or ``"generator"`` optimizer trains."""
+        return {k: r for k, r in self.regularizers.items() if r.optimizer == optimizer}
 
     def culprit(self, exc: BaseException) -> str | None:
         """The plugin whose code raised ``exc``: the innermost traceback frame inside a package that
@@ -117,7 +122,10 @@ def build_system(resolved: Resolved, image_shape: tuple[int, int, int], num_clas
     objective = make("objective", resolved.objective, Objective)
     reg_ctx = BuildContext(image_shape, spec, num_classes, critic_feature_width=critic.feature_width)  # type: ignore[attr-defined]
     regularizers: dict[str, Regularizer] = {}
-    for entry, options in resolved.regularizers:
-        name = entry.name if entry.name not in regularizers else f"{entry.name}_{len(regularizers)}"
+    every: dict[str, int] = {}
+    # recipe.resolve() made every name unique and resolved every entry, so the two lists line up
+    for table, (entry, options) in zip(resolved.recipe.regularizers, resolved.regularizers, strict=True):
+        name = table.instance_name
         regularizers[name] = make(f"regularizers.{name}", (entry, options), Regularizer, reg_ctx)  # type: ignore[assignment]
-    return System(spec, generator, critic, objective, regularizers, owners)  # type: ignore[arg-type]
+        every[name] = table.every
+    return System(spec, generator, critic, objective, regularizers, owners, every)  # type: ignore[arg-type]

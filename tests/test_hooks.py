@@ -41,7 +41,7 @@ def test_register_latent_factors_kind_is_built_and_trained_by_infogan(tmp_path: 
     recipe = tiny_recipe("infogan", [{"name": "mine", "kind": "my_code", "low": 0.0, "high": 2.0}])
     plugin = _plugin(register_latent_factors=register_latent_factors)
     log = train_steps(recipe, 2, tmp_path, plugins=[("hooktest", plugin)])
-    assert "critic/L_I/mine" in log[-1] and "generator/L_I/mine" in log[-1]
+    assert "critic/mutual_information/L_I/mine" in log[-1] and "generator/mutual_information/L_I/mine" in log[-1]
 
 
 def test_register_generators_and_register_critics_build_the_networks(tmp_path: Path) -> None:
@@ -98,7 +98,7 @@ def test_register_regularizers_terms_are_added_and_logged(tmp_path: Path) -> Non
 
     recipe = tiny_recipe(regularizers=[{"kind": "my_penalty", "scale": 0.5}])
     log = train_steps(recipe, 2, tmp_path, plugins=[("hooktest", _plugin(register_regularizers=register_regularizers))])
-    assert log[-1]["critic/penalty"] > 0 and log[-1]["critic/feature_energy"] == log[-1]["critic/penalty"]
+    assert log[-1]["critic/my_penalty/penalty"] > 0 and log[-1]["critic/my_penalty/feature_energy"] == log[-1]["critic/my_penalty/penalty"]
 
 
 def test_register_methods_defaults_and_check_apply(tmp_path: Path) -> None:

@@ -81,7 +81,7 @@ def train_steps(
 
     The run directory is ``tmp_path / "run"``; samples, traversals and a checkpoint are written once,
     at the last step, so those code paths run too. Each returned row is one line of
-    ``metrics.jsonl`` (``{"step": 3, "generator/L_I": …, …}``), one every ``log_every`` steps.
+    ``metrics.jsonl`` (``{"step": 3, "generator/mutual_information/L_I": …, …}``), one every ``log_every`` steps.
     ``plugins`` and ``overrides`` (``"key.path=value"``) are as for :func:`make_registry` and
     ``ganforge run --set``.
     """

@@ -30,7 +30,7 @@ def test_short_run_logs_a_rising_l_i_below_its_ceiling(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["run", str(recipe), "--out", str(tmp_path / "runs"), "--no-progress"])
     assert result.exit_code == 0, result.output
     (log,) = (tmp_path / "runs").glob("*/metrics.jsonl")
-    l_i = [json.loads(line)["generator/L_I/c1"] for line in log.read_text().splitlines()]
+    l_i = [json.loads(line)["generator/mutual_information/L_I/c1"] for line in log.read_text().splitlines()]
     assert len(l_i) == 12
     assert max(l_i) <= math.log(4) + 1e-6  # a categorical code's bound never exceeds H(c1) = ln 4
     assert min(l_i[-3:]) > l_i[0] + 0.25 * math.log(4), l_i  # it climbs well above where it started

@@ -22,8 +22,8 @@ def test_infogan_learns_the_angle_code(tmp_path: Path) -> None:
     # InfoGAN's own defaults (Q head, MI loss, learning rates), with tiny networks so 60 steps take a second
     recipe = tiny_recipe("infogan", [{"name": "angle", "kind": "vonmises", "lambda": 1.0}])
     log = train_steps(recipe, 60, tmp_path, plugins=PLUGINS)
-    l_i = [row["critic/L_I/angle"] for row in log]  # L_I = H(c) − E[NLL] of the code under Q, in nats
-    assert len(l_i) == 60 and all(key in log[-1] for key in ("generator/L_I/angle", "critic/L_I"))
+    l_i = [row["critic/mutual_information/L_I/angle"] for row in log]  # L_I = H(c) − E[NLL] of the code under Q, in nats
+    assert len(l_i) == 60 and all(key in log[-1] for key in ("generator/mutual_information/L_I/angle", "critic/mutual_information/L_I"))
     first, last = sum(l_i[:10]) / 10, sum(l_i[-10:]) / 10
     assert last > first + 0.3, f"L_I/angle did not rise: {first:.3f} → {last:.3f} nats"
     assert list((tmp_path / "run" / "traversals").glob("angle-step-*.png"))

@@ -1,0 +1,151 @@
+"""One GAN training iteration, for every method: the algorithm, in one place.
+
+Goodfellow et al. (2014), Algorithm 1, with each method's extra terms (InfoGAN's λ·NLL of the codes
+under Q, R1, a gradient penalty, …) added by regularizers::
+
+    repeat n_critic times:                                          CriticStep
+        x ~ data                                 (B, C, H, W), in [-1, 1]
+        (z, c) ~ P(z) P(c)                       (B, noise_dim), {name: (B,)}
+        x̃ = G(z, c)                              (B, C, H, W), no gradient into G
+        L_D = V_D(D(x), D(x̃)) + Σ_r every_r · terms_r(view)       terms of the regularizers due now
+        descend ∇L_D for D and the modules on D's optimizer (e.g. Q)
+    (z, c) ~ P(z) P(c);  x̃ = G(z, c)                                GeneratorStep
+    L_G = V_G(D(x̃)) + Σ_r every_r · terms_r(view)                   D's parameters held fixed
+    descend ∇L_G for G and the modules on G's optimizer
+
+Each phase is a small ``nn.Module`` whose ``forward`` does the phase's whole computation and returns
+its loss: the engine (``engine.py``) wraps it in ``DistributedDataParallel`` when several processes
+train, calls ``backward()`` and steps the optimizer, and owns everything else (precision, devices,
+logging, checkpoints). Loss terms are logged under their owner's name: ``critic/adv`` for the
+objective, ``critic/<regularizer>/<term>`` for a regularizer, so no two terms can overwrite each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ganforge.errors import PluginError
+from ganforge.interfaces import CriticAccess, Regularizer, StepView, Terms
+from ganforge.latent import LatentBatch
+from ganforge.system import System, blame
+
+
+@dataclass
+class StepResult:
+    """A phase's loss (a scalar to ``backward()``) and its detached logs keyed ``<phase>/<owner>/<term>``."""
+
+    loss: Tensor
+    logs: dict[str, Tensor]
+
+
+def due(every: int, index: int) -> bool:
+    """Whether a regularizer with ``every`` runs at the ``index``-th call of its phase (0, every, 2·every, …)."""
+    return index % every == 0
+
+
+def combine(phase: str, adversarial: Tensor, terms: dict[str, tuple[Terms, int]], owners: dict[str, str]) -> StepResult:
+    """``adversarial + Σ every·loss`` over the regularizers' terms, each logged under its regularizer's name.
+
+    ``terms`` maps a regularizer's name to what it returned and its ``every``. A log that has the name of
+    a loss of the same regularizer would be ambiguous in ``metrics.jsonl``: that is an error naming it.
+    """
+    total = adversarial.float()  # () every term is summed in float32, whatever the autocast precision
+    logs = {f"{phase}/adv": adversarial.detach().float()}
+    for name, (got, every) in terms.items():
+        clash = sorted(got.losses.keys() & got.logs.keys())
+        if clash:
+            raise PluginError(f"plugin {owners.get(f'regularizers.{name}', '?')!r}: regularizer {name!r} returned "
+                              f"{clash[0]!r} both as a loss and as a log in the {phase} phase; rename one")
+        for key, value in got.losses.items():
+            total = total + every * value.float()
+            logs[f"{phase}/{name}/{key}"] = value.detach().float()  # logged unscaled
+        logs.update({f"{phase}/{name}/{key}": value.detach().float() for key, value in got.logs.items()})
+    return StepResult(total, logs)
+
+
+def _terms(system: System, phase: str, regularizers: dict[str, Regularizer], view_for: dict[str, StepView]) -> dict[str, tuple[Terms, int]]:
+    out: dict[str, tuple[Terms, int]] = {}
+    for name, view in view_for.items():
+        reg = regularizers[name]
+        with blame(system.owners[f"regularizers.{name}"], f"regularizer {name!r} ({phase} phase)"):
+            got = reg.critic_terms(view) if phase == "critic" else reg.generator_terms(view)
+        if not isinstance(got, Terms):
+            raise PluginError(f"plugin {system.owners[f'regularizers.{name}']!r}: regularizer {name!r} returned "
+                              f"{type(got).__name__} from its {phase} terms, not ganforge.Terms")
+        out[name] = (got, view.every)
+    return out
+
+
+@contextmanager
+def frozen(modules: list[nn.Module]) -> Iterator[None]:
+    """Hold ``modules``' parameters fixed (no weight gradients: the same update, less work)."""
+    for m in modules:
+        m.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for m in modules:
+            m.requires_grad_(True)
+
+
+class CriticStep(nn.Module):
+    """One update of D: its submodules (the critic, and the regularizers on D's optimizer) are what it trains."""
+
+    def __init__(self, system: System, joint_pass: bool = False) -> None:
+        super().__init__()
+        self.critic = system.critic
+        self.trained = nn.ModuleDict(system.side("critic"))  # e.g. InfoGAN's Q: DDP averages their gradients too
+        self.system = system  # plain attribute: G is used here but not trained
+        self.joint_pass = joint_pass
+
+    def forward(self, real: Tensor, labels: Tensor | None, latent: LatentBatch, step: int, index: int) -> StepResult:
+        """``real`` (B, C, H, W), ``labels`` (B,) or None, ``latent`` (B rows); ``index`` counts critic steps."""
+        s, G, D = self.system.spec, self.system.generator, self.system.critic
+        cond_fake = s.condition_values(latent)  # (B,) class labels for a conditional model, else None
+        cond_real = labels if cond_fake is not None else None  # real images are conditioned on their labels
+        regs = {k: r for k, r in self.system.regularizers.items() if due(self.system.every[k], index)}
+        if any(r.needs_real_grad for r in regs.values()):
+            real = real.detach().requires_grad_(True)  # a leaf: R1 differentiates D(x) with respect to x
+        with torch.no_grad():
+            fake = G(s.generator_input(latent))  # x̃ = G(z, c): (B, C, H, W), detached from G
+        if self.joint_pass:  # one trunk pass over [x; x̃] (2B, C, H, W): batch norm sees both halves
+            both = None if cond_fake is None else torch.cat([cond_real, cond_fake])  # type: ignore[list-item]
+            real_f, fake_f = D.features(torch.cat([real, fake.to(real.dtype)]), both).split(len(real))
+        else:
+            real_f, fake_f = D.features(real, cond_real), D.features(fake, cond_fake)  # (B, F) each
+        real_logits, fake_logits = D.head(real_f, cond_real).float(), D.head(fake_f, cond_fake).float()  # (B,)
+        adversarial = self.system.objective.critic_loss(real_logits, fake_logits)  # V_D: ()
+        access = CriticAccess(D)
+        views = {k: StepView("critic", step, s, latent, fake, fake_f, real, real_f, cond_real, cond_fake,
+                             access, real_logits, fake_logits, self.system.every[k]) for k in regs}
+        return combine("critic", adversarial, _terms(self.system, "critic", regs, views), self.system.owners)
+
+
+class GeneratorStep(nn.Module):
+    """One update of G: its submodules (the generator, and the regularizers on G's optimizer) are what it trains."""
+
+    def __init__(self, system: System) -> None:
+        super().__init__()
+        self.generator = system.generator
+        self.trained = nn.ModuleDict(system.side("generator"))  # e.g. Q with optimizer = "generator"
+        self.system = system  # plain attribute: D is used here but held fixed
+
+    def forward(self, latent: LatentBatch, step: int, index: int) -> StepResult:
+        """``latent`` (B rows); ``index`` counts generator steps."""
+        s, G, D = self.system.spec, self.system.generator, self.system.critic
+        cond_fake = s.condition_values(latent)
+        regs = {k: r for k, r in self.system.regularizers.items() if due(self.system.every[k], index)}
+        with frozen([D, *self.system.side("critic").values()]):
+            fake = G(s.generator_input(latent))  # x̃ = G(z, c): (B, C, H, W), differentiable into G
+            fake_f = D.features(fake, cond_fake)  # (B, F): one trunk pass feeds the head and Q
+            fake_logits = D.head(fake_f, cond_fake).float()  # (B,)
+            adversarial = self.system.objective.generator_loss(fake_logits)  # V_G: ()
+            access = CriticAccess(D)
+            views = {k: StepView("generator", step, s, latent, fake, fake_f, cond_fake=cond_fake, critic=access,
+                                 fake_logits=fake_logits, every=self.system.every[k]) for k in regs}
+            return combine("generator", adversarial, _terms(self.system, "generator", regs, views), self.system.owners)
