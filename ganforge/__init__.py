@@ -22,6 +22,7 @@ _LAZY = {
     "Objective": "ganforge.interfaces",
     "Regularizer": "ganforge.interfaces",
     "StepView": "ganforge.interfaces",
+    "CriticAccess": "ganforge.interfaces",
     "Terms": "ganforge.interfaces",
     "Method": "ganforge.methods",
     "BuildContext": "ganforge.interfaces",

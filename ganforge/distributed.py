@@ -78,8 +78,8 @@ class World:
             return phase
         from torch.nn.parallel import DistributedDataParallel
 
-        return DistributedDataParallel(phase, device_ids=None, broadcast_buffers=True,
-                                       find_unused_parameters=find_unused_parameters)
+        # DDP's default: each forward first broadcasts rank 0's buffers (batch-norm statistics)
+        return DistributedDataParallel(phase, device_ids=None, find_unused_parameters=find_unused_parameters)
 
     def all_mean(self, values: Tensor) -> Tensor:
         """The mean of ``values`` over ranks (``values`` itself in a single process)."""

@@ -13,7 +13,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from ganforge.recipe import Component, DataSection, FactorSpec, Recipe
+from ganforge.recipe import Component, DataSection, FactorSpec, Recipe, RegularizerSpec
 from ganforge.registry import KINDS, Registry, load_registry
 
 INTRO = """# Recipe reference
@@ -74,7 +74,7 @@ def render(registry: Registry) -> str:
         ann = field.annotation
         sub = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
         if name == "regularizers":
-            sub = Component
+            sub = RegularizerSpec
         if name == "latent":
             sections.append(("latent", sub))  # type: ignore[arg-type]
             sections.append(("latent.factors[]", FactorSpec))

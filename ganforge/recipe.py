@@ -72,7 +72,7 @@ class Component(BaseModel):
 
 
 class RegularizerSpec(Component):
-    """A ``[[regularizers]]`` table: the regularizer's kind, its name and schedule; other keys are its options."""
+    """One [[regularizers]] table: the regularizer's kind, its name and schedule; other keys are its options."""
 
     name: str | None = Field(
         None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -155,3 +156,48 @@ def test_one_process_resumes_as_two(straight: Path, tmp_path: Path) -> None:
     out = _torchrun("--resume", str(run_dir), "--set", "train.steps=6", "--no-progress")
     assert "finished step 6" in out
     _assert_close(run_dir, straight)
+
+
+def _infogan_recipe(**train: Any) -> dict[str, Any]:
+    """The InfoGAN recipe's networks (the paper's MNIST G and D, batch norm, a Q head) on 28-px synthetic data."""
+    return tiny_recipe("infogan", [{"name": "c1", "kind": "categorical", "k": 3}, {"name": "c2", "kind": "uniform"}],
+                       data={"image_size": 28, "size": 64, "batch_size": 16},
+                       generator={"kind": "infogan_mnist"}, critic={"kind": "infogan_mnist"},
+                       train={"steps": 6, "log_every": 3, "sample_every": 6, "checkpoint_every": 3, **train})
+
+
+@pytest.mark.slow
+def test_infogan_networks_train_under_ddp_with_equal_ranks_and_resume_across_world_sizes(tmp_path: Path) -> None:
+    """DistributedDataParallel with batch norm and InfoGAN's Q head: every rank ends with bitwise the same
+    parameters (gradients averaged over ranks, Q's included), and checkpoints move between world sizes.
+
+    The weights are not compared with a 1-process run: without SyncBatchNorm (CUDA only) each process
+    normalises by its own slice's statistics, a different computation from batch norm over the global
+    batch (docs/distributed.md); the batch-norm-free networks above are compared to 1e-5.
+    """
+    recipe = tmp_path / "infogan.toml"
+    recipe.write_text(tomli_w.dumps(_infogan_recipe(steps=3)))
+    one = tmp_path / "one"
+    _single(_infogan_recipe(steps=3), one)  # 1 process to step 3, then 2 processes to step 6
+    dump = tmp_path / "dump"
+    dump.mkdir()
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", str(WORKER), "run",
+           "--resume", str(one), "--set", "train.steps=6", "--no-progress"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", "GANFORGE_TEST_DUMP": str(dump)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "finished step 6" in done.stdout
+    from safetensors.torch import load_file
+
+    rank0, rank1 = (load_file(str(dump / f"rank-{r}.safetensors")) for r in (0, 1))
+    assert any(k.startswith("regularizers.mutual_information.q.") for k in rank0)
+    assert rank0.keys() == rank1.keys() and all(torch.equal(rank0[k], rank1[k]) for k in rank0)
+    tensors, meta = checkpoint.load_latest(one / "checkpoints")  # type: ignore[misc]
+    assert meta["step"] == 6 and all(torch.equal(tensors[k], rank0[k]) for k in rank0)  # rank 0 wrote what it holds
+
+    back = tmp_path / "back"  # 2 → 1: the 2-process checkpoint of step 6 continues in one process
+    shutil.copytree(one, back)
+    _single(_infogan_recipe(steps=8), back, resume=True)
+    rows = [json.loads(x) for x in (back / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [3, 6, 8]
+    assert all(math.isfinite(v) for r in rows for v in r.values())

@@ -19,7 +19,17 @@ def register_objectives(register: Any) -> None:
              help="Goodfellow's GAN loss with the non-saturating generator loss (BCE on logits).")
     register("hinge", "ganforge.builtins.objectives:Hinge", help="Hinge loss (SAGAN, BigGAN).")
     register("wasserstein", "ganforge.builtins.objectives:Wasserstein",
-             help="Wasserstein critic loss (pair with a Lipschitz regularizer).")
+             help="Wasserstein critic loss (pair with the gradient_penalty regularizer: WGAN-GP).")
+
+
+@hookimpl
+def register_regularizers(register: Any) -> None:
+    register("r1", "ganforge.builtins.regularizers:R1", o.R1Options,
+             help="R1: γ/2·E‖∇ₓD(x)‖² on real images (Mescheder et al. 2018).")
+    register("r2", "ganforge.builtins.regularizers:R2", o.R1Options,
+             help="R2: γ/2·E‖∇D(x̃)‖² on generated images (Mescheder et al. 2018).")
+    register("gradient_penalty", "ganforge.builtins.regularizers:GradientPenalty", o.GradientPenaltyOptions,
+             help="WGAN-GP: λ·E[(‖∇D(x̂)‖ − 1)²] on real/fake interpolates (Gulrajani et al. 2017).")
 
 
 @hookimpl

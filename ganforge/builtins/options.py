@@ -77,3 +77,19 @@ class ShapesOptions(BaseModel):
         "identifiable modulo π/2 and an ellipse's modulo π); 'symmetry': each shape's own period "
         "(square [0, π/2), ellipse [0, π), heart [0, 2π)), so every rotation value is identifiable from the image.",
     )
+
+
+class R1Options(BaseModel):
+    """R1 / R2: a zero-centred gradient penalty γ/2 · E‖∇ₓD(x)‖² on real (R1) or generated (R2) images."""
+
+    model_config = _STRICT
+    gamma: float = Field(10.0, gt=0, le=1e6, allow_inf_nan=False,
+                         description="γ: the penalty's weight (Mescheder et al. 2018; StyleGAN2 uses 10 at 1024 px, less for small images).")
+
+
+class GradientPenaltyOptions(BaseModel):
+    """WGAN-GP: λ · E[(‖∇D(x̂)‖ − 1)²] on random interpolates x̂ of real and generated images."""
+
+    model_config = _STRICT
+    weight: float = Field(10.0, gt=0, le=1e6, allow_inf_nan=False, description="λ (Gulrajani et al. 2017 use 10).")
+    one_sided: bool = Field(False, description="Penalise only gradient norms above 1: λ · E[max(0, ‖∇D(x̂)‖ − 1)²].")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ganforge import hookimpl
-from ganforge_vanilla.options import DCGANOptions, MLPOptions
+from ganforge_vanilla.options import DCGANCriticOptions, DCGANOptions, MLPOptions
 
 
 @hookimpl
@@ -20,7 +20,7 @@ def register_generators(register: Any) -> None:
 
 @hookimpl
 def register_critics(register: Any) -> None:
-    register("dcgan", "ganforge_vanilla.networks:DCGANCritic", DCGANOptions,
+    register("dcgan", "ganforge_vanilla.networks:DCGANCritic", DCGANCriticOptions,
              help="DCGAN-style strided-conv critic for 28/32/64-pixel images.")
     register("mlp", "ganforge_vanilla.networks:MLPCritic", MLPOptions, help="Fully connected critic.")
 

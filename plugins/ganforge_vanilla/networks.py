@@ -7,7 +7,7 @@ import math
 from torch import Tensor, nn
 
 import ganforge
-from ganforge_vanilla.options import DCGANOptions, MLPOptions
+from ganforge_vanilla.options import DCGANCriticOptions, DCGANOptions, MLPOptions
 
 
 def _stages(image_shape: tuple[int, int, int]) -> tuple[int, int]:
@@ -41,9 +41,9 @@ class DCGANGenerator(ganforge.Generator):
 
 
 class DCGANCritic(ganforge.Critic):
-    """n × [conv 4×4 s2, (BN), LeakyReLU 0.2] → flatten (trunk features) → linear head."""
+    """n × [conv 4×4 s2, (norm), LeakyReLU 0.2] → flatten (trunk features) → linear head."""
 
-    def __init__(self, options: DCGANOptions, ctx: ganforge.BuildContext) -> None:
+    def __init__(self, options: DCGANCriticOptions, ctx: ganforge.BuildContext) -> None:
         super().__init__()
         c, h, _ = ctx.image_shape
         n, r = _stages(ctx.image_shape)
@@ -51,8 +51,10 @@ class DCGANCritic(ganforge.Critic):
         a = c
         for i in range(n):
             b = options.width * 2**i
-            layers += [nn.Conv2d(a, b, 4, 2, 1, bias=i == 0)]
-            layers += [nn.BatchNorm2d(b)] if i > 0 else []  # no BN on the input layer (DCGAN)
+            normed = i > 0 and options.norm != "none"  # no normalisation on the input layer (DCGAN)
+            layers += [nn.Conv2d(a, b, 4, 2, 1, bias=not normed)]
+            if normed:  # layer norm = one group over (C, H, W) per image
+                layers += [nn.BatchNorm2d(b) if options.norm == "batch" else nn.GroupNorm(1, b)]
             layers += [nn.LeakyReLU(0.2, True)]
             a = b
         self.trunk = nn.Sequential(*layers, nn.Flatten())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -10,6 +12,16 @@ class DCGANOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     width: int = Field(64, ge=4, description="Channels of the widest-resolution conv layer (doubling per stage).")
+
+
+class DCGANCriticOptions(DCGANOptions):
+    """Width and normalisation of a DCGAN-style critic."""
+
+    norm: Literal["batch", "layer", "none"] = Field(
+        "batch",
+        description="Normalisation after each conv but the first: 'batch' (DCGAN), 'layer' (per-image, over channels "
+        "and pixels: what WGAN-GP uses, since a gradient penalty is per image and batch norm mixes the batch) or 'none'.",
+    )
 
 
 class MLPOptions(BaseModel):
