@@ -14,7 +14,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -22,6 +22,7 @@ from ganforge.errors import RecipeError
 from ganforge.registry import Entry, Registry
 
 _STRICT = ConfigDict(extra="forbid", populate_by_name=True)
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"  # names that become file or directory names: no '/', no '..' start
 _OPEN = ConfigDict(extra="allow", populate_by_name=True)
 
 
@@ -29,8 +30,9 @@ class RunSection(BaseModel):
     """Where the run goes and how it is seeded."""
 
     model_config = _STRICT
-    name: str = Field("run", description="Run name; the run directory is named '<name>-<timestamp>'.")
-    seed: int = Field(0, ge=0, description="Seed for every random number in the run (weights, data order, latents).")
+    name: str = Field("run", pattern=_NAME, description="Run name; the run directory is named '<name>-<timestamp>'. "
+                      "Letters, digits, '_', '-' and '.', starting with a letter or digit (it becomes a path).")
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="Seed for every random number in the run (weights, data order, latents).")
     device: str = Field("auto", description="'auto' (cuda, then mps, then cpu), 'cpu', 'cuda', 'cuda:N' or 'mps'.")
     out: str = Field("runs", description="Parent directory of run directories (relative to the working directory).")
     deterministic: bool = Field(
@@ -94,16 +96,18 @@ class FactorSpec(BaseModel):
     """One structured latent code factor; other keys are the factor kind's options."""
 
     model_config = _OPEN
-    name: str = Field(description="Unique name of the factor, e.g. 'c1' (used by eval and traverse).")
+    name: str = Field(pattern=_NAME, description="Unique name of the factor, e.g. 'c1' (used by eval and traverse; it "
+                      "becomes part of file names, so letters, digits, '_', '-' and '.', starting with a letter or digit).")
     kind: str = Field(description="Registered factor kind, e.g. 'categorical', 'uniform', 'gaussian'.")
-    lam: float = Field(1.0, ge=0, alias="lambda", description="λ: weight of this factor's term in the mutual-information loss.")
+    lam: float = Field(1.0, ge=0, le=1e6, allow_inf_nan=False, alias="lambda",
+                       description="λ: weight of this factor's term in the mutual-information loss.")
 
 
 class LatentSection(BaseModel):
     """Generator input: noise, then the factors in the order listed."""
 
     model_config = _STRICT
-    noise_dim: int = Field(100, ge=1, description="Dimension of the incompressible noise z.")
+    noise_dim: int = Field(100, ge=1, le=65536, description="Dimension of the incompressible noise z.")
     noise_prior: Literal["normal", "uniform"] = Field("normal", description="Prior of z: 'normal' N(0, I) or 'uniform' U(-1, 1).")
     factors: list[FactorSpec] = Field(default_factory=list, description="Structured code factors ([[latent.factors]] tables).")
 
@@ -112,9 +116,10 @@ class OptimizerSection(BaseModel):
     """Adam settings for one network."""
 
     model_config = _STRICT
-    lr: float = Field(2e-4, gt=0, description="Learning rate.")
-    betas: tuple[float, float] = Field((0.5, 0.999), description="Adam's (β1, β2).")
-    weight_decay: float = Field(0.0, ge=0, description="L2 weight decay.")
+    lr: float = Field(2e-4, gt=0, le=10, allow_inf_nan=False, description="Learning rate.")
+    betas: tuple[Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)], Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]] = Field(
+        (0.5, 0.999), description="Adam's (β1, β2), each in [0, 1) as torch requires.")
+    weight_decay: float = Field(0.0, ge=0, le=10, allow_inf_nan=False, description="L2 weight decay.")
 
 
 class OptimSection(BaseModel):
@@ -129,8 +134,8 @@ class TrainSection(BaseModel):
     """The loop: how long, how often to log, sample and checkpoint, and at what precision."""
 
     model_config = _STRICT
-    steps: int = Field(1000, ge=1, description="Generator steps to train for.")
-    n_critic: int = Field(1, ge=1, description="Critic steps per generator step.")
+    steps: int = Field(1000, ge=1, le=10**9, description="Generator steps to train for.")
+    n_critic: int = Field(1, ge=1, le=1000, description="Critic steps per generator step.")
     log_every: int = Field(50, ge=1, description="Write metrics.jsonl (and check for NaN/Inf) every N steps.")
     sample_every: int = Field(500, ge=1, description="Save fixed-noise sample grids (and traversals) every N steps.")
     checkpoint_every: int = Field(500, ge=1, description="Write a checkpoint every N steps (and at the end).")
@@ -251,9 +256,16 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RecipeError(str(p), [("", f"invalid TOML: {exc}")]) from None
+    except (ValueError, RecursionError) as exc:  # an integer past Python's digit limit; nesting past the stack
+        raise RecipeError(str(p), [("", f"invalid TOML: {_first_line(exc)}")]) from None
 
 
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0] if not isinstance(exc, RecursionError) \
+        else "nested too deeply"
 
 
 def _parse_value(text: str) -> Any:
@@ -261,6 +273,8 @@ def _parse_value(text: str) -> Any:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text  # a bare word: take it as a string
+    except (ValueError, RecursionError) as exc:
+        raise RecipeError("--set", [(text[:40], f"not a usable value: {_first_line(exc)}")]) from None
 
 
 def apply_override(raw: dict[str, Any], assignment: str, source: str = "--set") -> None:
@@ -271,6 +285,8 @@ def apply_override(raw: dict[str, Any], assignment: str, source: str = "--set") 
     key, sep, value = assignment.partition("=")
     if not sep or not key.strip():
         raise RecipeError(source, [(assignment, "expected KEY.PATH=VALUE")])
+    if re.search(r"(^|\.)(\.|$)|^\[", key.strip()):
+        raise RecipeError(source, [(key, "empty part in the key path (two dots, or a dot at an end)")])
     parts: list[str | int] = []
     for name, index in _PATH_PART.findall(key.strip()):
         number = index or (name if re.fullmatch(r"[0-9]+", name) else "")  # ASCII digits only ('¹' is no index)

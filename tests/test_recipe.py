@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from ganforge.errors import RecipeError
-from ganforge.recipe import Recipe, apply_override, load_recipe, resolve
+from ganforge.recipe import Recipe, apply_override, load_recipe, read_toml, resolve
 
 
 def _paths(exc: RecipeError) -> list[str]:
@@ -112,3 +112,60 @@ def test_shipped_recipes_validate_and_start_with_their_command(registry: Any) ->
     for path in sorted(Path(__file__).parents[1].joinpath("recipes").glob("*.toml")):
         assert path.read_text().startswith(f"# ganforge run recipes/{path.name}"), path
         load_recipe(path, full)
+
+
+# --- values that must be rejected, not accepted (each names its key) ---------------------------------
+@pytest.mark.parametrize(("section", "key", "value", "path"), [
+    ("optim", "critic", {"lr": float("inf")}, "optim.critic.lr"),
+    ("optim", "critic", {"lr": float("nan")}, "optim.critic.lr"),
+    ("optim", "generator", {"betas": [2.0, 0.999]}, "optim.generator.betas[0]"),
+    ("optim", "generator", {"betas": [0.5, float("nan")]}, "optim.generator.betas[1]"),
+    ("optim", "generator", {"betas": [-0.5, 0.9]}, "optim.generator.betas[0]"),
+    ("optim", "critic", {"weight_decay": float("inf")}, "optim.critic.weight_decay"),
+    ("run", "seed", 18446744073709551615, "run.seed"),
+    ("run", "name", "../escape", "run.name"),
+    ("run", "name", "a\x00b", "run.name"),
+    ("latent", "noise_dim", 10**9, "latent.noise_dim"),
+    ("train", "steps", 10**12, "train.steps"),
+])
+def test_out_of_range_values_are_rejected_at_their_key(tiny_raw: dict[str, Any], registry: Any, section: str,
+                                                        key: str, value: Any, path: str) -> None:
+    table = tiny_raw.setdefault(section, {})
+    table[key] = {**table.get(key, {}), **value} if isinstance(value, dict) else value
+    with pytest.raises(RecipeError) as err:
+        resolve(tiny_raw, registry)
+    assert path in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize("name", ["../up", "a/b", "", ".hidden"])
+def test_factor_names_that_would_be_paths_are_rejected(tiny_raw: dict[str, Any], registry: Any, name: str) -> None:
+    tiny_raw["latent"]["factors"] = [{"name": name, "kind": "uniform"}]
+    with pytest.raises(RecipeError, match=r"latent\.factors\[0\]\.name"):
+        resolve(tiny_raw, registry)
+
+
+def test_infinite_lambda_is_rejected(tiny_raw: dict[str, Any], registry: Any) -> None:
+    tiny_raw["latent"]["factors"] = [{"name": "c", "kind": "uniform", "lambda": float("inf")}]
+    with pytest.raises(RecipeError, match=r"latent\.factors\[0\]\.lambda"):
+        resolve(tiny_raw, registry)
+
+
+@pytest.mark.parametrize("assignment", ["train..steps=5", "train.steps.=5", ".train.steps=5"])
+def test_set_with_an_empty_key_part_is_an_error(assignment: str) -> None:
+    raw: dict[str, Any] = {"train": {}}
+    with pytest.raises(RecipeError, match="empty part in the key path"):
+        apply_override(raw, assignment)
+    assert raw == {"train": {}}
+
+
+def test_huge_and_deeply_nested_values_are_one_line_errors(tmp_path: Path) -> None:
+    with pytest.raises(RecipeError, match="not a usable value"):
+        apply_override({}, "train.steps=" + "9" * 5000)
+    deep = tmp_path / "deep.toml"
+    deep.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(RecipeError, match="invalid TOML"):
+        read_toml(deep)
+    huge = tmp_path / "huge.toml"
+    huge.write_text("x = " + "9" * 5000 + "\n")
+    with pytest.raises(RecipeError, match="invalid TOML"):
+        read_toml(huge)
