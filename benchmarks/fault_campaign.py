@@ -11,7 +11,12 @@ step budget, so the campaign takes minutes on a CPU) on the local MNIST t10k idx
 - once, the disk fills up (``ENOSPC``) while the second checkpoint is written; the run stops with a
   CheckpointError and is resumed once space is back;
 - once, a NaN appears in a loss at a random step: the run stops (``on_nonfinite = "stop"``) and is
-  resumed; and once more with ``on_nonfinite = "rollback"``, where it rolls back and finishes.
+  resumed; and once more with ``on_nonfinite = "rollback"``, where it rolls back and finishes;
+- on copies of the fault-free run cut back to an earlier checkpoint: two ``ganforge run --resume`` of
+  the same directory started at once (one must be refused by the run-directory lock, the other
+  finish); the newest checkpoint's sidecar or tensor file replaced by a FIFO; and its metadata forged
+  with recomputed checksums (``acc_count = "abc"``). Each resume must skip what it cannot use, fall
+  back to the previous checkpoint and finish bit-identical.
 
 For each fault it checks that the run recovers, how many bytes of checkpoints that had been verified
 before the fault are gone or changed afterwards without a newer valid checkpoint replacing them
@@ -214,6 +219,62 @@ class Campaign:
             row.compared += 1
             row.equal += bitwise_equal(run_dir, self.reference)
 
+    def cut_copy(self, name: str, keep_upto: int) -> Path:
+        """A copy of the fault-free run with the checkpoints after ``keep_upto`` removed."""
+        run_dir = self.out / name / "run"
+        shutil.copytree(self.reference, run_dir)
+        for sidecar in checkpoint.list_checkpoints(run_dir / "checkpoints"):
+            if int(sidecar.stem.removeprefix("step-")) > keep_upto:
+                sidecar.unlink()
+                sidecar.with_suffix(".safetensors").unlink()
+        return run_dir
+
+    def concurrent_resume(self, row: Row) -> None:
+        every = self.args.checkpoint_every
+        run_dir = self.cut_copy("concurrent-resume", every)
+        argv = [sys.executable, "-m", "ganforge", "run", "--resume", str(run_dir), "--no-progress"]
+        procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        outs = [p.communicate() for p in procs]
+        refused = [err for p, (_, err) in zip(procs, outs, strict=True) if p.returncode and "another process" in err]
+        finished = [p for p in procs if p.returncode == 0]
+        if refused:
+            row.injected += 1
+            row.notes.append("two resumes at once: one refused by the lock (" + refused[0].strip().splitlines()[-1][:70] + "…)")
+        else:
+            row.notes.append("two resumes at once did not overlap: " + ", ".join(str(p.returncode) for p in procs))
+        row.recovered += bool(refused) and len(finished) == 1
+        row.bytes_lost += differing(good_checkpoints(run_dir), good_checkpoints(self.reference), every)
+        row.compared += 1
+        row.equal += bitwise_equal(run_dir, self.reference)
+
+    def broken_newest(self, row: Row, what: str) -> None:
+        """The newest kept checkpoint made unusable in a way its checksums cannot see; resume must fall back."""
+        import os
+
+        every = self.args.checkpoint_every
+        run_dir = self.cut_copy(f"newest-{what}", 3 * every)
+        newest = run_dir / "checkpoints" / f"step-{3 * every:08d}.json"
+        if what == "forged":
+            tensors, meta = checkpoint.load(newest)
+            kept = {k: v for k, v in meta.items() if k not in ("format", "step", "tensor_file", "size", "sha256", "tensors")}
+            checkpoint.save(newest.parent, 3 * every, tensors, {**kept, "acc_count": "abc"}, keep=100)
+        else:
+            target = newest if what == "fifo-sidecar" else newest.with_suffix(".safetensors")
+            target.unlink()
+            os.mkfifo(target)
+        row.injected += 1
+        warnings: list[str] = []
+        from ganforge.runs import run_recipe
+
+        result = train(run_recipe(run_dir, self.registry), self.registry, run_dir, resume=True, progress=False,
+                       say=warnings.append)
+        skipped = [w for w in warnings if w.startswith("skipping checkpoint")]
+        row.notes.append(f"{what}: {skipped[0][:90] if skipped else 'not skipped!'}…; then {warnings[-1]}")
+        row.recovered += result.step == self.args.steps and bool(skipped)
+        row.bytes_lost += differing(good_checkpoints(run_dir), good_checkpoints(self.reference), 2 * every)
+        row.compared += 1
+        row.equal += bitwise_equal(run_dir, self.reference)
+
     def header_command(self) -> str:
         """The command line the reference run wrote into its recipe.toml (so sizes match byte for byte)."""
         return (self.reference / "recipe.toml").read_text().splitlines()[0].removeprefix("# ")
@@ -293,12 +354,18 @@ def main() -> int:
     campaign.run_reference()
     rows = [Row("SIGKILL at a random step"), Row("SIGKILL inside a checkpoint write"),
             Row("disk full (ENOSPC) in a checkpoint write"),
-            Row("NaN loss, on_nonfinite=stop, then resume"), Row("NaN loss, on_nonfinite=rollback")]
+            Row("NaN loss, on_nonfinite=stop, then resume"), Row("NaN loss, on_nonfinite=rollback"),
+            Row("two --resume of one run at once"), Row("newest sidecar / tensor file a FIFO"),
+            Row("newest checkpoint's metadata forged")]
     campaign.kills(rows[0])
     campaign.write_kills(rows[1])
     campaign.full_disk(rows[2])
     campaign.nan(rows[3], "stop")
     campaign.nan(rows[4], "rollback")
+    campaign.concurrent_resume(rows[5])
+    campaign.broken_newest(rows[6], "fifo-sidecar")
+    campaign.broken_newest(rows[6], "fifo-tensors")
+    campaign.broken_newest(rows[7], "forged")
     command = "python benchmarks/fault_campaign.py " + " ".join(sys.argv[1:])
     print_table(rows, command.strip(), time.perf_counter() - start)
     broken = any(r.recovered != r.injected or r.bytes_lost or r.equal != r.compared or not r.injected for r in rows)

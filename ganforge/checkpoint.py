@@ -30,11 +30,13 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from ganforge.errors import CheckpointError
+from ganforge.safefiles import UnsafeFile, loads_json, read_bounded
 
 FORMAT = "ganforge-checkpoint/1"
 _NAME = re.compile(r"step-(\d{8})\.json$")
 MAX_HEADER = 100 * 1024 * 1024  # refuse safetensors headers larger than this before parsing
 MAX_SIDECAR = 64 * 1024 * 1024  # refuse sidecars larger than this before parsing
+MAX_TENSOR_FILE = 1 << 40  # a tensor file is read to at most this many bytes (and exactly its recorded size)
 #: safetensors dtype codes and their sizes in bytes; anything else is refused
 DTYPE_SIZES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
                "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
@@ -131,9 +133,9 @@ def check_safetensors_header(blob: bytes, source: str) -> dict[str, Any]:
     if n > MAX_HEADER or 8 + n > len(blob):
         raise CheckpointError(f"{source}: corrupt safetensors header (length {n} for a {len(blob)}-byte file)")
     try:
-        header = json.loads(blob[8 : 8 + n])
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise CheckpointError(f"{source}: corrupt safetensors header (not JSON)") from None
+        header = loads_json(blob[8 : 8 + n])
+    except (UnicodeDecodeError, json.JSONDecodeError, UnsafeFile, RecursionError):
+        raise CheckpointError(f"{source}: corrupt safetensors header (not JSON, or nested too deeply)") from None
     if not isinstance(header, dict):
         raise CheckpointError(f"{source}: corrupt safetensors header")
     body = len(blob) - 8 - n
@@ -159,9 +161,11 @@ def check_safetensors_header(blob: bytes, source: str) -> dict[str, Any]:
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:
     """Read a safetensors file safely; anything else (pickles included) is refused."""
     try:
-        blob = path.read_bytes()
+        blob = read_bounded(path, MAX_TENSOR_FILE)
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnsafeFile as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
     if blob[:1] == b"\x80" or blob[:2] == b"PK" or path.suffix in (".pt", ".pth", ".pkl", ".ckpt"):
         raise CheckpointError(f"{path}: pickle-based files are refused (they can run code); ganforge reads safetensors only")
     check_safetensors_header(blob, str(path))
@@ -174,9 +178,9 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
 def _read_sidecar(sidecar: Path) -> dict[str, Any]:
     """Parse and check a sidecar: size limit, format, the fields that locate and verify the tensors."""
     try:
-        if sidecar.stat().st_size > MAX_SIDECAR:
-            raise CheckpointError(f"{sidecar}: checkpoint sidecar larger than {MAX_SIDECAR} bytes")
-        meta = json.loads(sidecar.read_bytes())
+        meta = loads_json(read_bounded(sidecar, MAX_SIDECAR))
+    except UnsafeFile as exc:
+        raise CheckpointError(f"{sidecar}: checkpoint sidecar {exc}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise CheckpointError(f"{sidecar}: unreadable checkpoint sidecar: {exc}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -199,22 +203,28 @@ def _stored_sidecar_digest(header: dict[str, Any], source: Path) -> str | None:
     if stamp is None:
         return None
     try:
-        digest = json.loads(stamp)["sidecar_sha256"]
-    except (TypeError, KeyError, json.JSONDecodeError):
+        digest = loads_json(stamp)["sidecar_sha256"]
+    except (TypeError, KeyError, json.JSONDecodeError, UnsafeFile, RecursionError):
         digest = None
     if not isinstance(digest, str):
         raise CheckpointError(f"{source}: corrupt ganforge metadata in the safetensors header")
     return digest
 
 
-def load(sidecar: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Load and verify one checkpoint: tensor file size and checksum, sidecar checksum, names, dtypes, shapes."""
+def load(sidecar: Path, check: Any = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Load and verify one checkpoint: tensor file size and checksum, sidecar checksum, names, dtypes, shapes.
+
+    ``check(tensors, meta, sidecar)`` may refuse the content too (e.g. :func:`check_training_state`
+    before a resume), raising :class:`CheckpointError`.
+    """
     meta = _read_sidecar(sidecar)
     tensor_path = sidecar.with_suffix(".safetensors")
     try:
-        blob = tensor_path.read_bytes()
+        blob = read_bounded(tensor_path, min(meta["size"], MAX_TENSOR_FILE))
     except OSError:
         raise CheckpointError(f"{tensor_path}: checkpoint tensors missing") from None
+    except UnsafeFile as exc:
+        raise CheckpointError(f"{tensor_path}: checkpoint tensors {exc}") from None
     if len(blob) != meta["size"] or hashlib.sha256(blob).hexdigest() != meta["sha256"]:
         raise CheckpointError(f"{tensor_path}: truncated or corrupted (size or checksum does not match its sidecar)")
     header = check_safetensors_header(blob, str(tensor_path))
@@ -229,14 +239,76 @@ def load(sidecar: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     actual = {k: [str(v.dtype).removeprefix("torch."), list(v.shape)] for k, v in tensors.items()}
     if actual != recorded:
         raise CheckpointError(f"{tensor_path}: tensors do not match the names, dtypes and shapes in its sidecar")
+    if check is not None:
+        check(tensors, meta, sidecar)
     return tensors, meta
 
 
-def load_latest(directory: Path, warn: Any = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
-    """The newest checkpoint that verifies; broken newer ones are reported through ``warn``."""
+def _is_int(value: Any, low: int = 0) -> bool:
+    return type(value) is int and value >= low
+
+
+def check_training_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any], source: Path) -> None:
+    """Refuse a self-consistent but forged or foreign checkpoint before any of it is loaded: the fields
+    :meth:`ganforge.engine.Trainer.load_state` reads, with the types and shapes it needs."""
+    def bad(what: str) -> CheckpointError:
+        return CheckpointError(f"{source}: checkpoint {what}")
+
+    for key in ("step", "acc_count"):
+        if not _is_int(meta.get(key)):
+            raise bad(f"field {key!r} is not a non-negative integer")
+    if "rollbacks" in meta and not _is_int(meta["rollbacks"]):
+        raise bad("field 'rollbacks' is not a non-negative integer")
+    counts = meta.get("acc_counts")
+    if counts is not None and not (isinstance(counts, dict) and all(_is_int(v, 1) for v in counts.values())):
+        raise bad("field 'acc_counts' is not a table of positive integers")
+    stream = meta.get("stream")
+    if not (isinstance(stream, dict) and set(stream) == {"epoch", "position"} and all(_is_int(v) for v in stream.values())):
+        raise bad("data-stream state is not {epoch, position} integers")
+    shape = meta.get("image_shape")
+    if not (isinstance(shape, list) and len(shape) == 3 and all(_is_int(v, 1) for v in shape)):
+        raise bad("field 'image_shape' is not three positive integers")
+    optimizers = meta.get("optimizers")
+    if not (isinstance(optimizers, dict) and set(optimizers) >= {"generator", "critic"}):
+        raise bad("lacks the generator's and the critic's optimizer state")
+    for name in ("generator", "critic"):
+        opt = optimizers[name]
+        groups = opt.get("param_groups") if isinstance(opt, dict) else None
+        if not (isinstance(groups, list) and groups and all(isinstance(g, dict) and isinstance(g.get("params"), list)
+                                                            and all(_is_int(i) for i in g["params"]) for g in groups)):
+            raise bad(f"optimizer {name!r} has malformed param_groups")
+        for group in groups:
+            for key in ("lr", "weight_decay"):
+                if type(group.get(key)) not in (int, float) or not math.isfinite(group[key]) or group[key] < 0:
+                    raise bad(f"optimizer {name!r} has a bad {key!r}")
+            betas = group.get("betas")
+            if not (isinstance(betas, list) and len(betas) == 2 and all(type(b) in (int, float) and 0 <= b < 1 for b in betas)):
+                raise bad(f"optimizer {name!r} has bad betas")
+        if not isinstance(opt.get("scalars", {}), dict):
+            raise bad(f"optimizer {name!r} has malformed scalars")
+        for key in opt.get("scalars", {}):
+            pid, _, _ = str(key).partition(".")
+            if not pid.isdigit():
+                raise bad(f"optimizer {name!r} has a malformed state key {str(key)[:40]!r}")
+    for key, size in (("rng.latent", _rng_size()), ("rng.torch", _rng_size())):
+        t = tensors.get(key)
+        if t is None or t.dtype != torch.uint8 or t.dim() != 1 or (key == "rng.torch" and t.numel() != size):
+            raise bad(f"tensor {key!r} is not a random-generator state")
+    for key in tensors:
+        if key.startswith("optim.") and ".state." in key and not key.split(".state.", 1)[1].partition(".")[0].isdigit():
+            raise bad(f"tensor {key[:60]!r} has a malformed optimizer state name")
+
+
+def _rng_size() -> int:
+    return int(torch.get_rng_state().numel())
+
+
+def load_latest(directory: Path, warn: Any = None, check: Any = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+    """The newest checkpoint that verifies (and passes ``check``, as for :func:`load`); broken newer ones
+    are reported through ``warn``."""
     for sidecar in reversed(list_checkpoints(directory)):
         try:
-            return load(sidecar)
+            return load(sidecar, check)
         except CheckpointError as exc:
             if warn is not None:
                 warn(f"skipping checkpoint: {exc}")

@@ -65,16 +65,21 @@ def guarded(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _registry() -> Any:
+def _registry(clashes_fatal: bool = True) -> Any:
     from ganforge.registry import load_registry
 
-    registry = load_registry()
+    registry = load_registry(clashes_fatal=clashes_fatal)
     for warning in registry.warnings:
         typer.echo(f"warning: {warning}", err=True)
     return registry
 
 
 def _device_arg(device: str | None) -> str | None:
+    """``--device`` checked like the recipe's ``run.device``, so a typo is an error before anything runs."""
+    import re
+
+    if device is not None and not re.fullmatch(r"auto|cpu|mps|cuda(:\d{1,3})?", device):
+        raise typer.BadParameter(f"{device[:40]!r}: use auto, cpu, cuda, cuda:N or mps")
     return device
 
 
@@ -84,8 +89,8 @@ def _device_arg(device: str | None) -> str | None:
 def plugins(
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
-    """List every plugin: distribution, version, source, and what it registers."""
-    registry = _registry()
+    """List every plugin: distribution, version, source, and what it registers (and any name two plugins share)."""
+    registry = _registry(clashes_fatal=False)
     rows = [
         {
             "name": p.name,
@@ -139,7 +144,7 @@ def run(
     recipe: Annotated[Path | None, typer.Argument(help="Recipe TOML file (omit with --resume).", show_default=False)] = None,
     set_: SetOption = None,
     out: Annotated[str | None, typer.Option(help="Parent directory for the run directory [default: run.out].")] = None,
-    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N, mps or auto [default: run.device].")] = None,
+    device: Annotated[str | None, typer.Option(callback=_device_arg, help="cpu, cuda, cuda:N, mps or auto [default: run.device].")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this directory from its latest checkpoint.")] = None,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
     nproc: Annotated[int | None, typer.Option(min=1, help="Train data-parallel in N processes on this machine (starts them with torchrun's launcher; see docs/distributed.md).", show_default=False)] = None,
@@ -154,7 +159,7 @@ def run(
     from ganforge.devices import select_device
     from ganforge.engine import train
     from ganforge.recipe import load_recipe
-    from ganforge.runs import new_run_dir, run_recipe
+    from ganforge.runs import new_run_dir, remove_if_unused, run_recipe
 
     registry = _registry()
     command = "ganforge run " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "ganforge run"
@@ -178,8 +183,13 @@ def run(
             new_run_dir(resolved.recipe.run.name, out or resolved.recipe.run.out) if world.is_main else None)
         if world.is_main:
             typer.echo(f"run directory: {run_dir}")
-        result = train(resolved, registry, run_dir, resume=resume is not None, device=device, progress=progress,
-                       command=command, say=lambda m: typer.echo(m, err=True), world=world)
+        try:
+            result = train(resolved, registry, run_dir, resume=resume is not None, device=device, progress=progress,
+                           command=command, say=lambda m: typer.echo(m, err=True), world=world)
+        except BaseException:
+            if resume is None and world.is_main:
+                remove_if_unused(run_dir)  # a start that failed before writing anything leaves no empty directory
+            raise
     finally:
         world.close()
     if not world.is_main:
@@ -197,7 +207,7 @@ def sample(
     n: Annotated[int, typer.Option("-n", min=1, max=4096, help="Number of images.")] = 64,
     out: Annotated[Path, typer.Option(help="PNG file to write.")] = Path("samples.png"),
     seed: Annotated[int, typer.Option(help="Seed for the latent draw.")] = 0,
-    device: Annotated[str, typer.Option(help="cpu, cuda, mps or auto.")] = "auto",
+    device: Annotated[str, typer.Option(callback=_device_arg, help="cpu, cuda, mps or auto.")] = "auto",
 ) -> None:
     """Draw a grid of samples from a trained run's generator."""
     import math
@@ -227,7 +237,7 @@ def eval_(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.", show_default=False)],
     set_: SetOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
-    device: Annotated[str, typer.Option(help="cpu, cuda, mps or auto.")] = "auto",
+    device: Annotated[str, typer.Option(callback=_device_arg, help="cpu, cuda, mps or auto.")] = "auto",
     metric: Annotated[list[str] | None, typer.Option(help="Only this metric (repeatable).")] = None,
     step: Annotated[int | None, typer.Option(help="Evaluate the kept checkpoint of this step (default: the newest).", show_default=False)] = None,
 ) -> None:
@@ -256,7 +266,7 @@ def compare(
     steps: Annotated[int | None, typer.Option(min=1, help="Generator steps for every trained run \\[default: each base recipe's].", show_default=False)] = None,
     seeds: Annotated[list[str] | None, typer.Option(help="Seeds to train each method with: --seeds 0 1 2 (or 0,1,2) \\[default: 0].", show_default=False)] = None,
     out: Annotated[Path | None, typer.Option(help="Directory for the runs and the report \\[default: runs/compare-<timestamp>].", show_default=False)] = None,
-    device: Annotated[str | None, typer.Option(help="cpu, cuda, cuda:N, mps or auto \\[default: run.device].", show_default=False)] = None,
+    device: Annotated[str | None, typer.Option(callback=_device_arg, help="cpu, cuda, cuda:N, mps or auto \\[default: run.device].", show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
     progress: Annotated[bool, typer.Option(help="Show training progress bars.")] = True,
 ) -> None:
@@ -293,7 +303,7 @@ def traverse(
     rows: Annotated[int, typer.Option(min=1, max=64, help="Rows (each a fixed noise and other codes).")] = 8,
     seed: Annotated[int, typer.Option(help="Seed for the fixed rows.")] = 0,
     out: Annotated[Path | None, typer.Option(help="PNG file [default: RUN_DIR/traverse-FACTOR.png].")] = None,
-    device: Annotated[str, typer.Option(help="cpu, cuda, mps or auto.")] = "auto",
+    device: Annotated[str, typer.Option(callback=_device_arg, help="cpu, cuda, mps or auto.")] = "auto",
 ) -> None:
     """Write a latent traversal grid (rows: fixed noise; columns: the factor's values)."""
     from ganforge.devices import select_device

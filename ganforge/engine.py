@@ -25,12 +25,13 @@ from ganforge import __version__, checkpoint
 from ganforge.data.stream import BatchStream
 from ganforge.devices import autocast_dtype, deterministic_algorithms, select_device
 from ganforge.distributed import World, sync_batch_norm
-from ganforge.errors import DivergenceError, GanforgeError, PluginError
+from ganforge.errors import CheckpointError, DivergenceError, GanforgeError, PluginError
 from ganforge.events import CheckpointSaved, MetricsLogged, RunFinished, RunStarted, SamplesSaved
 from ganforge.interfaces import DataContext, ImageData
 from ganforge.latent import LatentBatch
 from ganforge.recipe import Resolved
 from ganforge.registry import Registry
+from ganforge.safefiles import UnsafeFile, read_bounded
 from ganforge.step import CriticStep, GeneratorStep, StepResult
 from ganforge.system import System, blame, blame_step, build_system
 
@@ -165,6 +166,27 @@ class Trainer:
                 self._count[k] = self._count.get(k, 0) + 1
         self.step += 1
 
+    def apply_optimizer_settings(self) -> list[str]:
+        """Set every optimizer's lr, betas and weight decay from the recipe (after a resume: ``--set`` works there).
+
+        The learning rate is the recipe's, times ``rollback_lr_factor`` once per rollback so far (the same
+        multiplications a rollback made, so an unchanged recipe resumes bitwise). Returns what changed.
+        """
+        changes = []
+        for name in ("generator", "critic"):
+            cfg = getattr(self.recipe.optim, name)
+            lr = cfg.lr
+            for _ in range(self.rollbacks):
+                lr *= self.recipe.train.rollback_lr_factor
+            for group in getattr(self.opt, name).param_groups:
+                wanted = {"lr": lr, "betas": tuple(cfg.betas), "weight_decay": cfg.weight_decay}
+                for key, value in wanted.items():
+                    old = tuple(group[key]) if key == "betas" else group[key]
+                    if old != value:
+                        changes.append(f"optim.{name}.{key} = {value} (the checkpoint had {old})")
+                group.update(wanted)
+        return sorted(set(changes))
+
     def peek_metrics(self) -> dict[str, float]:
         """Means over the steps since the last :meth:`pop_metrics` (one host sync)."""
         if not self._acc:
@@ -268,8 +290,8 @@ def check_finite(step: int, metrics: dict[str, float], system: System) -> None:
     for key, value in metrics.items():
         if not math.isfinite(value):
             raise DivergenceError(f"training diverged at step {step}: loss term {key!r} is {value}; "
-                                  "the last checkpoint is intact (lower the learning rate, then --resume; "
-                                  "or let train.on_nonfinite = 'rollback' do it)")
+                                  "the last checkpoint is intact (lower the learning rate: `ganforge run --resume "
+                                  "RUN_DIR --set optim.critic.lr=…`; or let train.on_nonfinite = 'rollback' do it)")
     for prefix, module in system.modules().items():
         params = [p for p in module.parameters()]
         if params and not bool(torch.isfinite(torch.stack([p.detach().float().sum() for p in params])).all()):
@@ -289,7 +311,8 @@ def _tell_failure(track: Any, event: RunFinished) -> None:
 def roll_back(trainer: Trainer, ckpt_dir: Path, error: DivergenceError, lr_factor: float) -> None:
     """Reload the newest good checkpoint into ``trainer`` and scale every learning rate by ``lr_factor``."""
     world = trainer.world  # rank 0 reads the checkpoint; every process loads the same state
-    found = world.broadcast_object(checkpoint.load_latest(ckpt_dir) if world.is_main else None)
+    found = world.broadcast_object(checkpoint.load_latest(ckpt_dir, check=checkpoint.check_training_state)
+                                   if world.is_main else None)
     if found is None:
         raise DivergenceError(f"{error}; no checkpoint to roll back to") from error
     rollbacks = trainer.rollbacks + 1
@@ -319,17 +342,34 @@ def _append_line(path: Path, line: str) -> None:
         f.write(line + "\n")
 
 
+MAX_METRICS_FILE = 1 << 30  # metrics.jsonl is read to at most this many bytes on resume
+
+
 def _truncate_metrics(path: Path, last_step: int) -> None:
-    """Keep only the lines a resumed run will not write again (no duplicates, no gaps)."""
+    """Keep only the lines a resumed run will not write again (no duplicates, no gaps).
+
+    Reading stops at the first line that is not a metrics record (a torn last line from a kill, or
+    damage); when that drops more than a torn last line, the file as it was is kept beside it
+    (``metrics.jsonl.bak``), so nothing is lost.
+    """
     if not path.exists():
         return
-    kept = []
-    for line in path.read_text().splitlines():
+    try:
+        lines = read_bounded(path, MAX_METRICS_FILE).split(b"\n")
+    except UnsafeFile as exc:
+        raise GanforgeError(f"{path}: {exc}; move it away to resume") from None
+    kept: list[str] = []
+    for i, raw in enumerate(lines):
         try:
-            if json.loads(line)["step"] <= last_step:
-                kept.append(line)
-        except (json.JSONDecodeError, KeyError, TypeError):
-            break  # a torn last line from a kill: drop it and everything after
+            row = json.loads(raw.decode("utf-8"))
+            if type(row["step"]) is not int:
+                raise TypeError
+        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, RecursionError):
+            if any(x.strip() for x in lines[i + 1 :]):  # more than a torn last line: keep the original
+                checkpoint.atomic_write(path.with_name(path.name + ".bak"), b"\n".join(lines))
+            break
+        if row["step"] <= last_step:
+            kept.append(raw.decode("utf-8"))
     checkpoint.atomic_write(path, ("\n".join(kept) + "\n" if kept else "").encode())
 
 
@@ -359,12 +399,25 @@ class _Run:
     def resume(self, restore_rng: bool) -> None:
         """Load the newest valid checkpoint (rank 0 reads it, every process loads it) and trim the metrics log."""
         world, trainer = self.trainer.world, self.trainer
-        found = world.broadcast_object(checkpoint.load_latest(self.ckpt_dir, warn=self.say) if self.main else None)
+        found = world.broadcast_object(checkpoint.load_latest(self.ckpt_dir, warn=self.say, check=checkpoint.check_training_state)
+                                       if self.main else None)
         if found is None:
-            self.say(f"no valid checkpoint in {self.ckpt_dir}; starting from step 0")
+            existing = checkpoint.list_checkpoints(self.ckpt_dir)
+            if existing:  # never restart from zero over checkpoints: they may be repairable, and the log is history
+                raise CheckpointError(
+                    f"{self.ckpt_dir}: none of the {len(existing)} checkpoint(s) verifies (the reasons are above); "
+                    f"nothing was changed. To start over deliberately, train the recipe again in a new run directory: "
+                    f"`ganforge run {self.run_dir / 'recipe.toml'}`")
+            self.say(f"no checkpoint in {self.ckpt_dir} yet; starting from step 0")
         else:
-            trainer.load_state(*found, restore_rng=restore_rng)
+            try:
+                trainer.load_state(*found, restore_rng=restore_rng)
+            except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+                raise CheckpointError(f"{self.ckpt_dir}: the checkpoint of step {found[1].get('step')} does not fit this "
+                                      f"run: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}") from None
             self.say(f"resuming from step {trainer.step}")
+            for change in trainer.apply_optimizer_settings():
+                self.say(f"from the recipe: {change}")
             self.saved_step = trainer.step
         if self.main:
             _truncate_metrics(self.metrics_path, trainer.step)
@@ -474,9 +527,17 @@ def train(
     With a ``world`` of several processes (torchrun; ``ganforge/distributed.py``) every process
     trains and only rank 0 writes to ``run_dir``, reports events or speaks through ``say``.
     """
-    from ganforge.runs import write_recipe
+    from ganforge.runs import locked
 
     world = world or World()
+    with locked(run_dir) if world.is_main else nullcontext():  # one training process per run directory
+        return _train(resolved, registry, run_dir, resume, device, progress, command, say, restore_rng, world)
+
+
+def _train(resolved: Resolved, registry: Registry, run_dir: Path, resume: bool, device: str | None, progress: bool,
+           command: str, say: Callable[[str], None], restore_rng: bool, world: World) -> RunResult:
+    from ganforge.runs import write_recipe
+
     if not world.is_main:
         say, progress = (lambda message: None), False
     track = registry.track if world.is_main else (lambda event: None)

@@ -116,10 +116,10 @@ class OptimizerSection(BaseModel):
     """Adam settings for one network."""
 
     model_config = _STRICT
-    lr: float = Field(2e-4, gt=0, le=10, allow_inf_nan=False, description="Learning rate.")
+    lr: float = Field(2e-4, gt=0, allow_inf_nan=False, description="Learning rate (finite).")
     betas: tuple[Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)], Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]] = Field(
         (0.5, 0.999), description="Adam's (β1, β2), each in [0, 1) as torch requires.")
-    weight_decay: float = Field(0.0, ge=0, le=10, allow_inf_nan=False, description="L2 weight decay.")
+    weight_decay: float = Field(0.0, ge=0, allow_inf_nan=False, description="L2 weight decay (finite).")
 
 
 class OptimSection(BaseModel):
@@ -219,7 +219,7 @@ def _problems(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
     for err in exc.errors():
         loc = _loc(tuple(err["loc"]))
         path = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         elif err["type"] == "missing":
@@ -243,13 +243,17 @@ def deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 
 def read_toml(path: str | Path) -> dict[str, Any]:
     """Parse a recipe file, turning every read or syntax problem into a one-line RecipeError."""
+    from ganforge.safefiles import UnsafeFile, read_bounded
+
     p = Path(path)
     try:
-        text = p.read_bytes().decode("utf-8")
+        text = read_bounded(p, MAX_RECIPE).decode("utf-8")
     except FileNotFoundError:
         raise RecipeError(str(p), [("", "file not found")]) from None
     except IsADirectoryError:
         raise RecipeError(str(p), [("", "is a directory, not a recipe file")]) from None
+    except UnsafeFile as exc:
+        raise RecipeError(str(p), [("", str(exc))]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RecipeError(str(p), [("", f"cannot read: {exc}")]) from None
     try:
@@ -259,6 +263,8 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     except (ValueError, RecursionError) as exc:  # an integer past Python's digit limit; nesting past the stack
         raise RecipeError(str(p), [("", f"invalid TOML: {_first_line(exc)}")]) from None
 
+
+MAX_RECIPE = 16 * 1024 * 1024  # a recipe file is read to at most this many bytes
 
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 

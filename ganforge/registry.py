@@ -97,6 +97,7 @@ class Registry:
         self.entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
         self.plugins: dict[str, PluginInfo] = {}
         self.warnings: list[str] = []
+        self.clashes: list[str] = []  # a name registered by two plugins: the first keeps it
 
     # --- loading ------------------------------------------------------------------------------
     def add_plugin(self, plugin: object, name: str, info: PluginInfo | None = None) -> None:
@@ -132,10 +133,14 @@ class Registry:
                 raise PluginError(f"plugin {info.label}: factory of {kind} {name!r} must be callable or 'module:attr'")
             existing = self.entries[kind].get(name)
             if existing is not None:
-                raise PluginError(
-                    f"{kind} {name!r} is registered twice: by plugin {self.plugins[existing.plugin].label} "
-                    f"and by plugin {info.label}"
-                )
+                clash = (f"{kind} {name!r} is registered twice: by plugin {self.plugins[existing.plugin].label} "
+                         f"and by plugin {info.label}")
+                self.clashes.append(clash)
+                self.warnings.append(clash)
+                info.error = "; ".join(filter(None, [info.error, clash]))
+                if self.strict:
+                    raise PluginError(clash)
+                return
             entry = Entry(kind, name, factory, options, help or (options.__doc__ or "").strip().split("\n")[0], info.name)
             self.entries[kind][name] = entry
             info.provides.append(entry)
@@ -146,7 +151,7 @@ class Registry:
             if "registered twice" in str(exc):
                 raise
             self._fail(info, str(exc), exc)
-        except Exception as exc:  # noqa: BLE001
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - a plugin's sys.exit() must not end ganforge
             self._fail(info, f"plugin {info.label} failed in {KINDS[kind]}: {_one_line(exc)}", exc)
 
     def _fail(self, info: PluginInfo, message: str, exc: BaseException) -> None:
@@ -210,12 +215,15 @@ def load_registry(
     deny: Iterable[str] | None = None,
     extra: Iterable[tuple[str, object]] = (),
     entry_points: bool = True,
+    clashes_fatal: bool = True,
 ) -> Registry:
     """Discover plugins through the ``ganforge`` entry-point group and build a registry.
 
     ``allow``/``deny`` filter by entry-point or distribution name; they default to the
     comma-separated ``GANFORGE_PLUGINS`` and ``GANFORGE_DISABLE_PLUGINS`` variables.
-    ``extra`` registers ``(name, plugin_object)`` pairs explicitly (tests use this).
+    ``extra`` registers ``(name, plugin_object)`` pairs explicitly (tests use this). A name that two
+    plugins register is a :class:`PluginError` naming both, unless ``clashes_fatal`` is false (``ganforge
+    plugins``, which must still list them): then the first keeps it and ``Registry.clashes`` says so.
     """
     if strict is None:
         strict = os.environ.get("GANFORGE_STRICT_PLUGINS", "") not in ("", "0")
@@ -241,11 +249,14 @@ def load_registry(
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:  # noqa: BLE001
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - SystemExit too: report the plugin, go on
                 registry.plugins[ep.name] = info
                 registry._fail(info, f"plugin {info.label} failed to import: {_one_line(exc)}", exc)
                 continue
             registry.add_plugin(plugin, ep.name, info)
     for name, plugin in extra:
         registry.add_plugin(plugin, name)
+    if registry.clashes and clashes_fatal:
+        raise PluginError(f"{registry.clashes[0]}; rename one, or disable one with GANFORGE_DISABLE_PLUGINS "
+                          "(`ganforge plugins` lists both)")
     return registry

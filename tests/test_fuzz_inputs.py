@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 import tomli_w
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -153,7 +154,7 @@ def test_bad_idx_patterns(tmp_path: Path, options: dict[str, str], message: str)
 def test_empty_and_missing_data_directories(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no image file"):
         load_idx(IdxOptions(path=str(tmp_path)), CTX)
-    with pytest.raises(DataError, match="data directory not found"):
+    with pytest.raises(ValidationError, match="data directory not found"):  # refused when the recipe is validated
         load_idx(IdxOptions(path=str(tmp_path / "missing")), CTX)
 
 
@@ -175,3 +176,50 @@ def test_a_dataset_smaller_than_a_batch_is_a_data_error(tiny_raw: dict[str, Any]
         Trainer(resolved, load_data(resolved), torch.device("cpu"))
     except GanforgeError as exc:
         assert isinstance(exc, DataError) and f"batch of {batch_size}" in str(exc) and size < batch_size
+
+
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+BAD_NAMES = st.one_of(st.just(""), st.text(max_size=8).map(lambda s: "../" + s), st.text(max_size=8).map(lambda s: "." + s),
+                      st.text(min_size=1, max_size=8).map(lambda s: s + "/x"), st.text(max_size=8).map(lambda s: s + "\x00"))
+NON_FINITE = st.sampled_from([float("inf"), float("-inf"), float("nan")])
+BAD_VALUES = st.one_of(
+    st.tuples(st.just("optim.critic.lr"), NON_FINITE | st.floats(max_value=0.0)),
+    st.tuples(st.just("optim.generator.weight_decay"), NON_FINITE | st.floats(max_value=-1e-12)),
+    st.tuples(st.just("optim.generator.betas[0]"), NON_FINITE | st.floats(min_value=1.0) | st.floats(max_value=-1e-12)),
+    st.tuples(st.just("optim.critic.betas[1]"), NON_FINITE | st.floats(min_value=1.0)),
+    st.tuples(st.just("run.seed"), st.integers(max_value=-1) | st.integers(min_value=2**63)),
+    st.tuples(st.just("run.name"), BAD_NAMES),
+    st.tuples(st.just("latent.factors[0].name"), BAD_NAMES),
+    st.tuples(st.just("latent.factors[0].lambda"), NON_FINITE | st.floats(max_value=-1e-12)),
+    st.tuples(st.just("latent.noise_dim"), st.integers(max_value=0) | st.integers(min_value=65537)),
+    st.tuples(st.just("train.steps"), st.integers(max_value=0) | st.integers(min_value=10**9 + 1)
+              | st.integers(min_value=2, max_value=300).map(_nested)),
+)
+
+
+@FUZZ
+@given(bad=BAD_VALUES)
+def test_bad_values_are_rejected_not_accepted(tiny_raw: dict[str, Any], registry: Any, bad: tuple[str, Any]) -> None:
+    """Each value is out of range for its key: the recipe must be refused, with a problem at that key."""
+    key, value = bad
+    raw = copy.deepcopy(tiny_raw)
+    raw["latent"]["factors"] = [{"name": "c", "kind": "uniform"}]
+    raw.setdefault("optim", {"critic": {}, "generator": {}})
+    node: Any = raw
+    parts = key.replace("[", ".").replace("]", "").split(".")
+    for part in parts[:-1]:
+        node = node[int(part)] if part.isdigit() else node.setdefault(part, {} if part != "betas" else [0.5, 0.9])
+    last = parts[-1]
+    if last.isdigit():
+        node[int(last)] = value
+    else:
+        node[last] = value
+    with pytest.raises(RecipeError) as err:
+        resolve(raw, registry, "fuzz.toml")
+    assert any(path.startswith(key) for path, _ in err.value.problems), (key, value, err.value.problems)

@@ -139,8 +139,23 @@ def test_two_distributions_registering_one_name_fail_naming_both(make_dist: Make
     message = str(info.value)
     assert "objective 'good_hinge' is registered twice" in message
     assert "'first' (distribution 'ganforge-first')" in message and "'second' (distribution 'ganforge-second')" in message
-    result = runner.invoke(app, ["plugins"])
-    assert result.exit_code == 3 and "ganforge-first" in result.stderr and "ganforge-second" in result.stderr
+    result = runner.invoke(app, ["plugins", "--json"])  # the command to diagnose it still works, listing both
+    assert result.exit_code == 0, result.output
+    rows = {r["distribution"]: r for r in json.loads(result.stdout)}
+    assert {"ganforge-first", "ganforge-second"} <= set(rows)
+    assert "registered twice" in (rows["ganforge-second"]["error"] or "")
+    assert "registered twice" in result.stderr  # and warns about the clash
+    other = runner.invoke(app, ["validate", "nothing.toml"])  # other commands stop with the clash, in one line
+    assert other.exit_code == 3 and "registered twice" in other.stderr and "Traceback" not in other.output
+
+
+def test_a_plugin_that_calls_sys_exit_at_import_is_reported_not_obeyed(make_dist: MakeDist) -> None:
+    make_dist("ganforge-quitter", "quitter", "import sys\nsys.exit(7)\n")
+    registry = load_registry()
+    [warning] = [w for w in registry.warnings if "quitter" in w]
+    assert "failed to import: SystemExit: 7" in warning
+    result = runner.invoke(app, ["plugins", "--json"])
+    assert result.exit_code == 0 and "quitter" in result.stdout
 
 
 def test_two_distributions_with_one_entry_point_name_are_both_named(make_dist: MakeDist) -> None:

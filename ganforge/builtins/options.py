@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 _STRICT = ConfigDict(extra="forbid")
+
+
+def _existing_directory(value: str) -> str:
+    """``ganforge validate`` (and every command) reports a data directory that is not there."""
+    if not Path(value).expanduser().is_dir():
+        raise ValueError(f"data directory not found: {value!r} (relative paths are from the working directory, {Path.cwd()})")
+    return value
 
 
 class SyntheticOptions(BaseModel):
@@ -26,6 +34,8 @@ class IdxOptions(BaseModel):
     images: str = Field("*images-idx3-ubyte*", description="Glob (inside path) of the image file.")
     labels: str | None = Field("*labels-idx1-ubyte*", description="Glob of the label file; '' for none.")
 
+    _path = field_validator("path")(_existing_directory)
+
 
 class TorchvisionOptions(BaseModel):
     """A torchvision dataset, kept in memory as uint8."""
@@ -43,6 +53,8 @@ class ImageFolderOptions(BaseModel):
     path: str = Field(description="Root folder (torchvision ImageFolder layout).")
     image_size: int = Field(64, ge=8, le=1024, description="Images are resized and centre-cropped to this size.")
     grayscale: bool = Field(False, description="Convert to one channel.")
+
+    _path = field_validator("path")(_existing_directory)
 
 
 class ShapesOptions(BaseModel):

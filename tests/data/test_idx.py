@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from ganforge.builtins.options import IdxOptions
 from ganforge.data.idx import load, read_idx
@@ -64,7 +65,7 @@ def test_truncated_and_garbage_files(tmp_path: Path) -> None:
 def test_missing_files(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no image file"):
         load(IdxOptions(path=str(tmp_path)), CTX)
-    with pytest.raises(DataError, match="not found"):
+    with pytest.raises(ValidationError, match="data directory not found"):  # refused when the recipe is validated
         load(IdxOptions(path=str(tmp_path / "nope")), CTX)
 
 
