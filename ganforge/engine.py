@@ -228,6 +228,16 @@ class Trainer:
         return tensors, meta
 
     def load_state(self, tensors: dict[str, Tensor], meta: dict[str, Any], restore_rng: bool = True) -> None:
+        """Restore everything :meth:`state` saved; content that does not fit is a one-line CheckpointError."""
+        try:
+            self._load_state(tensors, meta, restore_rng)
+        except GanforgeError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+            raise CheckpointError(f"the checkpoint of step {meta.get('step')} does not fit this run: "
+                                  f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}") from None
+
+    def _load_state(self, tensors: dict[str, Tensor], meta: dict[str, Any], restore_rng: bool) -> None:
         for prefix, module in self.system.modules().items():
             sub = {k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
             try:
@@ -410,11 +420,7 @@ class _Run:
                     f"`ganforge run {self.run_dir / 'recipe.toml'}`")
             self.say(f"no checkpoint in {self.ckpt_dir} yet; starting from step 0")
         else:
-            try:
-                trainer.load_state(*found, restore_rng=restore_rng)
-            except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
-                raise CheckpointError(f"{self.ckpt_dir}: the checkpoint of step {found[1].get('step')} does not fit this "
-                                      f"run: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}") from None
+            trainer.load_state(*found, restore_rng=restore_rng)
             self.say(f"resuming from step {trainer.step}")
             for change in trainer.apply_optimizer_settings():
                 self.say(f"from the recipe: {change}")

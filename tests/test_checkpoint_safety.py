@@ -165,3 +165,30 @@ def test_no_code_path_unpickles_or_evaluates() -> None:
     assert len(sources) > 20
     offenders = [f"{p.relative_to(ROOT)}: {m.group(0).strip()}" for p in sources for m in forbidden.finditer(p.read_text())]
     assert not offenders, offenders
+
+
+def test_a_deeply_nested_header_with_recomputed_checksums_is_refused_and_resume_falls_back(tmp_path: Path) -> None:
+    """A safetensors header nested 100 000 deep, its sidecar's size and SHA-256 recomputed: refused
+    before parsing (no RecursionError), and ``load_latest`` falls back to the older checkpoint."""
+    checkpoint.save(tmp_path, 1, _tensors(), META, keep=5)
+    checkpoint.save(tmp_path, 2, _tensors(), META, keep=5)
+    blob = b'{"__metadata__": {"x": "y"}, "deep": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    forged = struct.pack("<Q", len(blob)) + blob
+    (tmp_path / "step-00000002.safetensors").write_bytes(forged)
+    sidecar = tmp_path / "step-00000002.json"
+    meta = json.loads(sidecar.read_text())
+    meta.update(size=len(forged), sha256=hashlib.sha256(forged).hexdigest())
+    sidecar.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="nested too deeply"):
+        checkpoint.load(sidecar)
+    warnings: list[str] = []
+    found = checkpoint.load_latest(tmp_path, warn=warnings.append)
+    assert found is not None and found[1]["step"] == 1 and "nested too deeply" in warnings[0]
+
+
+def test_a_deeply_nested_sidecar_is_refused_before_parsing(tmp_path: Path) -> None:
+    checkpoint.save(tmp_path, 1, _tensors(), META, keep=5)
+    sidecar = tmp_path / "step-00000001.json"
+    sidecar.write_text('{"x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(CheckpointError, match="nests deeper than 64 levels"):
+        checkpoint.load(sidecar)

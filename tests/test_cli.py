@@ -119,3 +119,11 @@ def test_debug_shows_traceback(tmp_path: Path) -> None:
 def test_cli_import_does_not_import_torch() -> None:
     code = "import sys, ganforge.cli; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("device", ["foo", "xpu:0", "cuda:x", "cpu "])
+def test_a_bad_device_on_the_command_line_is_refused_before_anything_runs(tiny_raw: dict[str, Any], tmp_path: Path,
+                                                                         device: str) -> None:
+    result = runner.invoke(app, ["run", str(_write(tmp_path, tiny_raw)), "--out", str(tmp_path / "runs"), "--device", device])
+    assert result.exit_code == 2 and "Invalid value for '--device'" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "runs").exists()

@@ -4,6 +4,7 @@ directory, --set on resume reaches the optimizers, and nothing hangs or reads wi
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 import tomli_w
 import torch
 from typer.testing import CliRunner
@@ -189,3 +192,54 @@ def test_a_failed_start_leaves_no_empty_run_directory(tiny_raw: dict[str, Any], 
     result = runner.invoke(app, ["run", str(recipe), "--out", str(tmp_path / "runs"), "--no-progress"])
     assert result.exit_code != 0
     assert not list((tmp_path / "runs").iterdir())
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-2, 2**70) | st.floats() | st.text(max_size=5),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+                           max_leaves=8)
+META_PATHS = [("step",), ("acc_count",), ("acc_counts",), ("rollbacks",), ("stream",), ("stream", "epoch"),
+              ("stream", "position"), ("image_shape",), ("optimizers",), ("optimizers", "critic"),
+              ("optimizers", "generator", "param_groups"), ("optimizers", "critic", "param_groups", 0, "lr"),
+              ("optimizers", "critic", "param_groups", 0, "betas"), ("optimizers", "critic", "param_groups", 0, "params"),
+              ("optimizers", "generator", "scalars")]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict[str, torch.Tensor], dict[str, Any]]:
+    """A tiny run's resolved recipe and its final checkpoint."""
+    from ganforge.engine import train
+    from ganforge.recipe import resolve
+    from ganforge.testing import make_registry, tiny_recipe
+
+    registry = make_registry()
+    resolved = resolve(tiny_recipe(train={"steps": 3, "checkpoint_every": 3, "log_every": 2}), registry)
+    run_dir = tmp_path_factory.mktemp("forge") / "run"
+    train(resolved, registry, run_dir, progress=False, say=lambda m: None)
+    tensors, meta = checkpoint.load_latest(run_dir / "checkpoints")  # type: ignore[misc]
+    return resolved, tensors, meta
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=st.sampled_from(META_PATHS), value=JSON_VALUES)
+def test_forged_metadata_is_refused_or_loads_cleanly(trained: tuple[Any, dict[str, torch.Tensor], dict[str, Any]],
+                                                     path: tuple[Any, ...], value: Any) -> None:
+    """Any value at any field the trainer reads: ``check_training_state`` refuses it, or the trainer
+    loads it, or refuses it itself; always as a CheckpointError, never another exception (a traceback)."""
+    from ganforge.engine import Trainer, load_data
+    from ganforge.errors import CheckpointError
+
+    resolved, tensors, meta = trained
+    forged = copy.deepcopy(meta)
+    node: Any = forged
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    try:
+        checkpoint.check_training_state(tensors, forged, Path("forged.json"))
+    except CheckpointError:
+        return
+    trainer = Trainer(resolved, load_data(resolved), torch.device("cpu"))
+    try:
+        trainer.load_state(tensors, forged)
+    except CheckpointError as exc:
+        assert "does not fit this run" in str(exc)
