@@ -125,7 +125,7 @@ def final_state(run_dir: Path) -> tuple[dict[str, torch.Tensor], list[dict[str, 
     found = checkpoint.load_latest(run_dir / "checkpoints")
     assert found is not None, f"{run_dir}: no valid checkpoint"
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return found[0], [{k: v for k, v in r.items() if k != "images_per_s"} for r in rows]
+    return found[0], [{k: v for k, v in r.items() if k not in ("images_per_s", "time")} for r in rows]
 
 
 def bitwise_equal(a: Path, b: Path) -> bool:

@@ -46,6 +46,7 @@ _LAZY = {
     # running
     "train": "ganforge.engine",
     "load_run": "ganforge.runs",
+    "load_generator": "ganforge.export",
 }
 
 __all__ = ["__version__", "hookimpl", *_LAZY]

@@ -83,6 +83,22 @@ def _device_arg(device: str | None) -> str | None:
     return device
 
 
+def _version(value: bool) -> None:
+    if value:
+        from ganforge import __version__
+
+        typer.echo(f"ganforge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print ganforge's version and exit.")] = False,
+) -> None:
+    """A plugin-based GAN framework: train, sample, evaluate and compare GANs from TOML recipes."""
+
+
 # --- plugins -----------------------------------------------------------------------------------
 @app.command()
 @guarded
@@ -143,8 +159,8 @@ def validate(
 def run(
     recipe: Annotated[Path | None, typer.Argument(help="Recipe TOML file (omit with --resume).", show_default=False)] = None,
     set_: SetOption = None,
-    out: Annotated[str | None, typer.Option(help="Parent directory for the run directory [default: run.out].")] = None,
-    device: Annotated[str | None, typer.Option(callback=_device_arg, help="cpu, cuda, cuda:N, mps or auto [default: run.device].")] = None,
+    out: Annotated[str | None, typer.Option(help="Parent directory for the run directory \\[default: run.out].")] = None,
+    device: Annotated[str | None, typer.Option(callback=_device_arg, help="cpu, cuda, cuda:N, mps or auto \\[default: run.device].")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this directory from its latest checkpoint.")] = None,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
     nproc: Annotated[int | None, typer.Option(min=1, help="Train data-parallel in N processes on this machine (starts them with torchrun's launcher; see docs/distributed.md).", show_default=False)] = None,
@@ -152,8 +168,7 @@ def run(
 ) -> None:
     """Train a GAN from a recipe; prints the run directory it creates.
 
-    Under torchrun (or with --nproc N) each process trains on its slice of every batch and rank 0 alone
-    writes the run directory; data.batch_size is the global batch.
+    Under torchrun (or with --nproc N) each process trains on its slice of every batch and rank 0 alone writes the run directory; data.batch_size is the global batch.
     """
     from ganforge import distributed
     from ganforge.devices import select_device
@@ -194,40 +209,70 @@ def run(
         world.close()
     if not world.is_main:
         return
-    summary = "  ".join(f"{k}={v:.4g}" for k, v in sorted(result.metrics.items()))
-    typer.echo(f"finished step {result.step}: {summary}")
-    typer.echo(f"samples: {run_dir / 'samples'}   checkpoints: {run_dir / 'checkpoints'}")
+    from ganforge.runs import summary
+
+    typer.echo("\n".join(summary(run_dir, result.step, result.metrics, resolved)))
 
 
 # --- sample -----------------------------------------------------------------------------------------
+StepOption = Annotated[int | None, typer.Option(min=0, help="Use the kept checkpoint of this step (default: the newest).", show_default=False)]
+
+
+def _codes(values: list[str] | None) -> dict[str, float]:
+    """``--code c1=3 --code c2=0.5`` → ``{"c1": 3.0, "c2": 0.5}``."""
+    import math
+
+    out: dict[str, float] = {}
+    for item in values or []:
+        name, sep, value = item.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not sep or not name.strip() or not math.isfinite(number):
+            raise GanforgeError(f"--code {item!r}: expected FACTOR=NUMBER, e.g. --code c1=3")
+        out[name.strip()] = number
+    return out
+
+
 @app.command()
 @guarded
 def sample(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.", show_default=False)],
     n: Annotated[int, typer.Option("-n", min=1, max=4096, help="Number of images.")] = 64,
     out: Annotated[Path, typer.Option(help="PNG file to write.")] = Path("samples.png"),
-    seed: Annotated[int, typer.Option(help="Seed for the latent draw.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=2**63 - 1, help="Seed for the latent draw.")] = 0,
+    code: Annotated[list[str] | None, typer.Option(help="Fix a latent factor in every image, e.g. --code c1=3 (a category) or --code c2=0.5 (repeatable).", show_default=False)] = None,
+    step: StepOption = None,
     device: Annotated[str, typer.Option(callback=_device_arg, help="cpu, cuda, mps or auto.")] = "auto",
 ) -> None:
-    """Draw a grid of samples from a trained run's generator."""
+    """Draw a grid of samples from a trained run's generator (optionally with some codes fixed)."""
     import math
 
     import torch
 
     from ganforge.devices import select_device
-    from ganforge.pictures import generate, save_grid
+    from ganforge.latent import LatentBatch
+    from ganforge.pictures import fix_codes, generate, save_grid
     from ganforge.runs import load_run
 
-    loaded = load_run(run_dir, _registry(), select_device(device))
+    fixed = _codes(code)
+    loaded = load_run(run_dir, _registry(), select_device(device), step=step)
     spec = loaded.system.spec
-    g = torch.Generator().manual_seed(seed)
-    latent = spec.sample(n, g, "cpu")
+    unknown = sorted(set(fixed) - {f.name for f in spec.factors})
+    if unknown:
+        raise GanforgeError(f"--code {unknown[0]}: the run has no such factor; factors: "
+                            f"{', '.join(f.name for f in spec.factors) or 'none'}")
+    latent = spec.sample(n, torch.Generator().manual_seed(seed), "cpu")
+    try:
+        latent = fix_codes(spec, latent, fixed)
+    except ValueError as exc:
+        raise GanforgeError(f"--code: {exc}") from None
     dev = next(loaded.system.generator.parameters()).device
-    latent.noise = latent.noise.to(dev)
-    latent.codes = {k: v.to(dev) for k, v in latent.codes.items()}
-    images = generate(loaded.system.generator, spec, latent)
-    save_grid(images, out, nrow=max(1, int(math.sqrt(n))))
-    typer.echo(f"wrote {n} samples from step {loaded.step} to {out}")
+    latent = LatentBatch(latent.noise.to(dev), {k: v.to(dev) for k, v in latent.codes.items()})
+    save_grid(generate(loaded.system.generator, spec, latent), out, nrow=max(1, int(math.sqrt(n))))
+    what = ", ".join(f"{k} = {v:g}" for k, v in fixed.items())
+    typer.echo(f"wrote {n} samples from step {loaded.step}{' with ' + what if what else ''} to {out}")
 
 
 # --- eval -----------------------------------------------------------------------------------------
@@ -302,24 +347,50 @@ def traverse(
     steps: Annotated[int, typer.Option(min=2, max=64, help="Columns for a continuous factor.")] = 10,
     rows: Annotated[int, typer.Option(min=1, max=64, help="Rows (each a fixed noise and other codes).")] = 8,
     seed: Annotated[int, typer.Option(help="Seed for the fixed rows.")] = 0,
-    out: Annotated[Path | None, typer.Option(help="PNG file [default: RUN_DIR/traverse-FACTOR.png].")] = None,
+    out: Annotated[Path | None, typer.Option(help="PNG file \\[default: traverse-FACTOR.png in the working directory].", show_default=False)] = None,
+    by_row: Annotated[bool, typer.Option("--by-row", help="Rows are the factor's values (one category per row, as in the paper's figures); columns the fixed noises.")] = False,
+    step: StepOption = None,
     device: Annotated[str, typer.Option(callback=_device_arg, help="cpu, cuda, mps or auto.")] = "auto",
 ) -> None:
-    """Write a latent traversal grid (rows: fixed noise; columns: the factor's values)."""
+    """Write a latent traversal grid (rows: fixed noise; columns: the factor's values; --by-row transposes it)."""
     from ganforge.devices import select_device
     from ganforge.pictures import save_traversal
     from ganforge.runs import load_run
 
-    loaded = load_run(run_dir, _registry(), select_device(device))
+    loaded = load_run(run_dir, _registry(), select_device(device), step=step)
     spec = loaded.system.spec
     if factor not in {f.name for f in spec.factors}:
         names = ", ".join(f.name for f in spec.factors) or "none"
         raise GanforgeError(f"run has no latent factor {factor!r}; factors: {names}")
+    f = spec.factor(factor)
+    if range_ is not None and f.discrete:
+        raise GanforgeError(f"--range does not apply to {factor!r}: it is discrete, and a traversal shows every class")
     if range_ is not None and range_[0] >= range_[1]:
         raise GanforgeError(f"--range must be increasing, got {range_[0]} {range_[1]}")
-    path = out or run_dir / f"traverse-{factor}.png"
-    save_traversal(loaded.system.generator, spec, factor, path, rows=rows, steps=steps, span=range_, seed=seed)
-    typer.echo(f"wrote {path} (step {loaded.step})")
+    path = out or Path(f"traverse-{factor}.png")
+    save_traversal(loaded.system.generator, spec, factor, path, rows=rows, steps=steps, span=range_, seed=seed,
+                   by_row=by_row)
+    values = f.traversal(steps, range_)
+    drawn = (f"all {len(values)} classes" if f.discrete else
+             f"{float(values[0]):g} to {float(values[-1]):g} in {len(values)} steps")
+    layout = "rows" if by_row else "columns"
+    typer.echo(f"wrote {path}: {factor} {drawn} along the {layout}, {rows} fixed noises, step {loaded.step}")
+
+
+# --- export ---------------------------------------------------------------------------------------
+@app.command()
+@guarded
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.", show_default=False)],
+    out: Annotated[Path, typer.Option(help="Directory to write generator.safetensors and generator.json into.", show_default=False)],
+    step: StepOption = None,
+) -> None:
+    """Export a run's generator (weights + a JSON spec) to load later with ganforge.load_generator(DIR)."""
+    from ganforge.export import export_generator
+
+    path = export_generator(run_dir, out, _registry(), step=step)
+    typer.echo(f"wrote {path / 'generator.safetensors'} and {path / 'generator.json'}\n"
+               f"load it: python -c \"import ganforge; g = ganforge.load_generator('{path}'); print(g.sample(4).shape)\"")
 
 
 # --- new-plugin ------------------------------------------------------------------------------------

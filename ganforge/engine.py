@@ -30,6 +30,7 @@ from ganforge.events import CheckpointSaved, MetricsLogged, RunFinished, RunStar
 from ganforge.interfaces import DataContext, ImageData
 from ganforge.latent import LatentBatch
 from ganforge.recipe import Resolved
+from ganforge.progress import progress, short_metrics
 from ganforge.registry import Registry
 from ganforge.safefiles import UnsafeFile, read_bounded
 from ganforge.step import CriticStep, GeneratorStep, StepResult
@@ -405,6 +406,7 @@ class _Run:
         self.t_log, self.step_log = time.perf_counter(), trainer.step
         self.sample_latent = fixed_latent(trainer.system.spec, self.cfg.sample_grid, trainer.recipe.run.seed, trainer.device)
         self.info = ""  # the progress line's short metrics
+        self.logged = False  # whether the last step wrote a metrics line
 
     def resume(self, restore_rng: bool) -> None:
         """Load the newest valid checkpoint (rank 0 reads it, every process loads it) and trim the metrics log."""
@@ -464,9 +466,11 @@ class _Run:
         self.t_log, self.step_log = now, s
         self.last = {**metrics, "images_per_s": rate}
         if self.main:
-            _append_line(self.metrics_path, json.dumps({"step": s, **metrics, "images_per_s": round(rate, 1)}))
+            _append_line(self.metrics_path, json.dumps({"step": s, **metrics, "images_per_s": round(rate, 1),
+                                                        "time": round(time.time(), 3)}))  # wall clock, Unix seconds
         self.track(MetricsLogged(s, self.last))
-        self.info = _short(metrics)
+        self.info = short_metrics(metrics)
+        self.logged = True
 
     def advance(self) -> None:
         """One step, then whatever falls due at it: metrics (and the NaN/Inf check), samples, checkpoint."""
@@ -493,19 +497,19 @@ class _Run:
         self.say(f"{str(exc).partition(';')[0]}; rolled back to step {trainer.step} with learning rates "
                  f"x{cfg.rollback_lr_factor} (rollback {trainer.rollbacks} of {cfg.max_rollbacks})")
 
-    def loop(self, interrupts: _Interrupts, progress: bool) -> str:
+    def loop(self, interrupts: _Interrupts, show: bool) -> str:
         """Train to ``train.steps``; returns ``"completed"`` or ``"interrupted"`` (after a checkpoint)."""
         trainer = self.trainer
-        bar = _progress(progress, self.cfg.steps, trainer.step)
-        with bar as live, deterministic_algorithms(trainer.recipe.run.deterministic):
-            task = live.add_task(trainer.recipe.run.name, total=self.cfg.steps, completed=trainer.step, info="")
+        reporter = progress(show, trainer.recipe.run.name, self.cfg.steps, trainer.step)
+        with reporter as live, deterministic_algorithms(trainer.recipe.run.deterministic):
             while trainer.step < self.cfg.steps:
+                self.logged = False
                 try:
                     with blame_step(trainer.system, f"training step {trainer.step + 1}"):
                         self.advance()
                 except DivergenceError as exc:
                     self.recover(exc)
-                live.update(task, completed=trainer.step, info=self.info)
+                live.update(trainer.step, self.info, self.logged)
                 if trainer.world.any(interrupts.requested is not None):  # every process stops at the same step
                     interrupts.requested = interrupts.requested or "SIGTERM"
                     self.save_checkpoint()
@@ -575,29 +579,3 @@ def _train(resolved: Resolved, registry: Registry, run_dir: Path, resume: bool, 
         raise Interrupted(f"interrupted at step {trainer.step}; resume with `ganforge run --resume {run_dir}`",
                           interrupts.requested or "SIGINT")
     return RunResult(run_dir, trainer.step, reason, run.last)
-
-
-def _short(metrics: dict[str, float]) -> str:
-    keys = [k for k in metrics if k.endswith("/adv") or k.endswith("/L_I")][:4]
-    return "  ".join(f"{k}={metrics[k]:.3f}" for k in keys)
-
-
-def _rate_column() -> Any:
-    from rich.progress import ProgressColumn
-    from rich.text import Text
-
-    class Rate(ProgressColumn):
-        def render(self, task: Any) -> Text:
-            return Text("  -.- steps/s" if task.speed is None else f"{task.speed:5.1f} steps/s")
-
-    return Rate()
-
-
-def _progress(enabled: bool, total: int, done: int) -> Any:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        _rate_column(), TimeElapsedColumn(), TextColumn("ETA"),
-        TimeRemainingColumn(), TextColumn("{task.fields[info]}"), disable=not enabled, transient=False,
-    )

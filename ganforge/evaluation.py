@@ -153,7 +153,7 @@ class TrainingSummary(Metric):
         rates = [r["images_per_s"] for r in run.training_log if "images_per_s" in r]
         return {"steps": run.training_log[-1]["step"],
                 "images_per_s_median": statistics.median(rates) if rates else None,
-                "last": {k: v for k, v in run.training_log[-1].items() if k not in ("step", "images_per_s")}}
+                "last": {k: v for k, v in run.training_log[-1].items() if k not in ("step", "images_per_s", "time")}}
 
 
 def evaluate(run_dir: str | Path, registry: Registry, overrides: list[str] | tuple[str, ...] = (),

@@ -62,8 +62,37 @@ def traversal_latent(spec: LatentSpec, factor: str, rows: int, steps: int, span:
 
 
 def save_traversal(generator: Generator, spec: LatentSpec, factor: str, path: Path, rows: int = 8, steps: int = 10,
-                   span: tuple[float, float] | None = None, seed: int = 0) -> Path:
-    """The InfoGAN paper's Figure-2 style grid for one factor."""
+                   span: tuple[float, float] | None = None, seed: int = 0, by_row: bool = False) -> Path:
+    """The InfoGAN paper's Figure-2 style grid for one factor.
+
+    By default each row is one fixed noise (and other codes) and the columns walk the factor; with
+    ``by_row`` the grid is transposed: each row is one value of the factor (one category, as in the
+    paper's 10×10 MNIST figure) and the columns are the fixed noises.
+    """
     device = next(generator.parameters()).device
     latent, cols = traversal_latent(spec, factor, rows, steps, span, seed, device)
-    return save_grid(generate(generator, spec, latent), path, nrow=cols)
+    images = generate(generator, spec, latent)  # (rows·cols, C, H, W), row-major
+    if by_row:
+        images = images.view(rows, cols, *images.shape[1:]).transpose(0, 1).reshape(images.shape)
+        return save_grid(images, path, nrow=rows)
+    return save_grid(images, path, nrow=cols)
+
+
+def fix_codes(spec: LatentSpec, latent: LatentBatch, values: dict[str, float]) -> LatentBatch:
+    """``latent`` with each factor named in ``values`` set to that value in every row.
+
+    A discrete factor takes one of its classes (``factor.traversal`` lists them); anything else is a
+    ``ValueError`` that names the factor and the allowed values.
+    """
+    codes = dict(latent.codes)
+    for name, value in values.items():
+        f = spec.factor(name)
+        current = codes[name]
+        if f.discrete:
+            allowed = [int(v) for v in f.traversal(2).tolist()]
+            if float(value) != int(value) or int(value) not in allowed:
+                raise ValueError(f"factor {name!r} is discrete: its value must be one of {allowed[0]}..{allowed[-1]}, "
+                                 f"not {value:g}")
+            value = int(value)
+        codes[name] = torch.full_like(current, value)
+    return LatentBatch(latent.noise, codes)

@@ -147,3 +147,37 @@ def load_run(run_dir: str | Path, registry: Registry, device: torch.device | str
             raise CheckpointError(f"{run_dir}: checkpoint does not fit the run's {prefix}: {str(exc).splitlines()[0]}") from None
         module.eval()
     return LoadedRun(run_dir, resolved, system, int(meta["step"]), meta)
+
+
+def summary(run_dir: Path, step: int, metrics: dict[str, float], resolved: Resolved) -> list[str]:
+    """The end-of-run report: headline numbers, what the run directory holds, and the next commands."""
+    from ganforge.progress import short_metrics
+
+    lines = [f"finished step {step}" + (f" ({metrics['images_per_s']:.0f} images/s at the end)" if "images_per_s" in metrics else "")]
+    if short_metrics(metrics):
+        lines.append(f"  {short_metrics(metrics, limit=6)}")
+    lines.append(f"{run_dir} holds:")
+
+    def count(folder: str, pattern: str) -> list[Path]:
+        return sorted((run_dir / folder).glob(pattern)) if (run_dir / folder).is_dir() else []
+
+    samples, traversals = count("samples", "*.png"), count("traversals", "*.png")
+    kept = checkpoint.list_checkpoints(run_dir / "checkpoints")
+    if samples:
+        lines.append(f"  samples/      {len(samples)} grids, newest {samples[-1].name}")
+    if traversals:
+        lines.append(f"  traversals/   {len(traversals)} grids, one per factor and sample step")
+    if kept:
+        lines.append(f"  checkpoints/  {len(kept)} kept, newest step {int(kept[-1].stem.removeprefix('step-'))}")
+    if (run_dir / METRICS_FILE).is_file():
+        n = sum(1 for _ in (run_dir / METRICS_FILE).open("rb"))
+        lines.append(f"  {METRICS_FILE} {n} lines (one per {resolved.recipe.train.log_every} steps)")
+    factors = resolved.recipe.latent.factors
+    lines.append("next:")
+    lines.append(f"  ganforge eval {run_dir}")
+    if factors:
+        lines.append(f"  ganforge traverse {run_dir} --factor {factors[0].name}" +
+                     (" --by-row" if factors[0].kind == "categorical" else ""))
+    lines.append(f"  ganforge sample {run_dir} -n 64 --out samples.png")
+    lines.append(f"  ganforge export {run_dir} --out exported-generator")
+    return lines

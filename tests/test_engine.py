@@ -26,7 +26,7 @@ def _final(run_dir: Path) -> dict[str, torch.Tensor]:
 
 
 def _metrics(run_dir: Path) -> list[dict[str, Any]]:
-    return [{k: v for k, v in json.loads(line).items() if k != "images_per_s"}
+    return [{k: v for k, v in json.loads(line).items() if k not in ("images_per_s", "time")}
             for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 

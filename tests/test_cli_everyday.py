@@ -1,0 +1,137 @@
+"""Everyday commands on a tiny trained InfoGAN run: fixed-code samples, traversals by row, export and
+load_generator (the README's example, run as written), --version, and help texts that keep their defaults."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomli_w
+import typer
+from PIL import Image
+from typer.testing import CliRunner
+
+from ganforge.cli import app
+from ganforge.testing import tiny_recipe
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An InfoGAN run with a 4-way categorical code and a uniform code; checkpoints at steps 2 and 4."""
+    tmp = tmp_path_factory.mktemp("everyday")
+    raw = tiny_recipe("infogan", [{"name": "c1", "kind": "categorical", "k": 4}, {"name": "c2", "kind": "uniform"}],
+                      generator={"kind": "mlp", "hidden": 32, "layers": 1}, critic={"kind": "mlp", "hidden": 32, "layers": 1},
+                      train={"steps": 4, "checkpoint_every": 2, "sample_every": 4, "log_every": 2})
+    (tmp / "r.toml").write_text(tomli_w.dumps(raw))
+    result = runner.invoke(app, ["run", str(tmp / "r.toml"), "--out", str(tmp / "runs"), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    return next((tmp / "runs").iterdir())
+
+
+def test_sample_with_a_fixed_category(run_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "x.png"
+    result = runner.invoke(app, ["sample", str(run_dir), "--code", "c1=2", "-n", "16", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "with c1 = 2" in result.output and "step 4" in result.output
+    assert Image.open(out).size == (4 * 10 + 2, 4 * 10 + 2)  # 4×4 grid of 8-px images, 2-px padding
+
+
+def test_sample_from_an_older_step_and_with_a_continuous_code(run_dir: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["sample", str(run_dir), "--step", "2", "--code", "c2=0.5", "-n", "4",
+                                 "--out", str(tmp_path / "y.png")])
+    assert result.exit_code == 0 and "from step 2 with c2 = 0.5" in result.output, result.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--code", "c1=7"], "must be one of 0..3"),
+    (["--code", "c1=1.5"], "must be one of 0..3"),
+    (["--code", "nope=1"], "--code nope: the run has no such factor"),
+    (["--code", "c1"], "expected FACTOR=NUMBER"),
+    (["--code", "c2=inf"], "expected FACTOR=NUMBER"),
+    (["--step", "3"], "no checkpoint for step 3 (kept: 2, 4)"),
+])
+def test_sample_refuses_bad_codes_and_steps_in_one_line(run_dir: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["sample", str(run_dir), *args, "--out", str(tmp_path / "z.png")])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert message in result.output, result.output
+    assert not (tmp_path / "z.png").exists()
+
+
+def test_traverse_by_row_writes_to_the_working_directory_and_says_what_it_drew(run_dir: Path, tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["traverse", str(run_dir), "--factor", "c1", "--by-row", "--rows", "5"])
+    assert result.exit_code == 0, result.output
+    assert "wrote traverse-c1.png: c1 all 4 classes along the rows, 5 fixed noises, step 4" in result.output
+    assert Image.open(tmp_path / "traverse-c1.png").size == (5 * 10 + 2, 4 * 10 + 2)  # 5 columns, 4 rows
+    assert not (run_dir / "traverse-c1.png").exists()
+    cont = runner.invoke(app, ["traverse", str(run_dir), "--factor", "c2", "--range", "-1", "1", "--steps", "5",
+                               "--step", "2"])
+    assert "c2 -1 to 1 in 5 steps along the columns" in cont.output and "step 2" in cont.output, cont.output
+
+
+def test_traverse_refuses_a_range_for_a_categorical_code(run_dir: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["traverse", str(run_dir), "--factor", "c1", "--range", "0", "3",
+                                 "--out", str(tmp_path / "t.png")])
+    assert result.exit_code != 0 and "--range does not apply to 'c1': it is discrete" in result.output
+
+
+def test_export_then_the_readme_example_loads_and_samples(run_dir: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["export", str(run_dir), "--out", "exported-generator"])
+    assert result.exit_code == 0, result.output
+    readme = (ROOT / "README.md").read_text()
+    (example,) = re.findall(r"```python\n(import ganforge\n.*?load_generator.*?)```", readme, re.S)
+    assert len(example.strip().splitlines()) <= 5
+    namespace: dict[str, Any] = {}
+    exec(compile(example, "README.md", "exec"), namespace)  # noqa: S102 - the documented example, as written
+    images = namespace["images"]
+    assert tuple(images.shape) == (25, 1, 8, 8) and float(images.min()) >= 0 and float(images.max()) <= 1
+    import ganforge
+
+    g = ganforge.load_generator("exported-generator")
+    assert g.step == 4 and [f.name for f in g.spec.factors] == ["c1", "c2"]
+    same = g.sample(3, codes={"c1": 1}, seed=5)
+    assert (same == g.sample(3, codes={"c1": 1}, seed=5)).all()  # seeded
+    with pytest.raises(ValueError, match="no latent factor 'c9'"):
+        g.sample(2, codes={"c9": 0})
+
+
+def test_export_files_follow_the_umask(run_dir: Path, tmp_path: Path) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        assert runner.invoke(app, ["export", str(run_dir), "--out", str(tmp_path / "e")]).exit_code == 0
+    finally:
+        os.umask(old)
+    assert {oct((tmp_path / "e" / n).stat().st_mode & 0o777) for n in ("generator.json", "generator.safetensors")} == {"0o644"}
+
+
+def test_version() -> None:
+    from ganforge import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"ganforge {__version__}"
+
+
+def _commands() -> list[str]:
+    return sorted(c.name for c in typer.main.get_command(app).commands.values())  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("command", _commands())
+def test_help_keeps_every_default_written_in_it(command: str) -> None:
+    """A help text's "[default: …]" must reach the screen (rich markup swallowed unescaped brackets)."""
+    click_command = typer.main.get_command(app).commands[command]  # type: ignore[attr-defined]
+    written = [re.sub(r"\\\\?\[", "[", p.help) for p in click_command.params if getattr(p, "help", None) and "[default" in p.help]
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "250"})
+    shown = " ".join(result.output.split())
+    for text in written:
+        tail = " ".join(text[text.index("[default"):].split())
+        assert tail in shown, (command, tail)
