@@ -22,7 +22,7 @@ from typing import Any
 
 from ganforge.checkpoint import atomic_write
 from ganforge.errors import GanforgeError
-from ganforge.recipe import apply_override, read_toml, resolve
+from ganforge.recipe import apply_overrides, read_toml, resolve
 from ganforge.registry import Registry
 from ganforge.runs import METRICS_FILE, RECIPE_FILE, new_run_dir
 
@@ -164,8 +164,7 @@ def train_target(target: Target, seed: int, overrides: list[str], steps: int | N
     assert target.recipe is not None
     raw = read_toml(target.recipe)
     sets = run_overrides(raw, overrides, steps, seed)
-    for assignment in sets:
-        apply_override(raw, assignment)
+    apply_overrides(raw, sets)
     resolved = resolve(raw, registry, str(target.recipe))
     run_dir = out_dir / "runs" / f"{target.label}-seed{seed}"
     done = read_marker(run_dir)
@@ -223,8 +222,7 @@ def run_comparison(names: list[str], registry: Registry, *, overrides: list[str]
     for target in targets:  # fail on a bad override before any training starts
         if target.recipe is not None:
             raw = read_toml(target.recipe)
-            for assignment in run_overrides(raw, overrides, steps, seeds[0]):
-                apply_override(raw, assignment)
+            apply_overrides(raw, run_overrides(raw, overrides, steps, seeds[0]))
             resolve(raw, registry, str(target.recipe))
     out_dir = out if out is not None else new_run_dir("compare", "runs")
     out_dir.mkdir(parents=True, exist_ok=True)

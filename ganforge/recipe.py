@@ -386,9 +386,29 @@ def resolve(raw: dict[str, Any], registry: Registry, source: str = "<recipe>") -
     return Resolved(recipe, raw, source, data, gen, critic, objective, [r for r in regs if r], factors)
 
 
+_DATA_CORE_KEYS = {"source", "batch_size", "limit"}
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...], source: str = "--set") -> None:
+    """Apply ``--set`` overrides in order. Switching ``data.source`` to another source drops the file's
+    options of the previous one (``path``, ``root``, …) unless an override sets them too, so
+    ``--set data.source=idx --set data.path=DIR`` works on a recipe written for torchvision's MNIST."""
+    data = raw.get("data")
+    before = data.get("source") if isinstance(data, dict) else None
+    data_keys: set[str] = set()
+    for assignment in overrides:
+        apply_override(raw, assignment, source)
+        key = assignment.partition("=")[0].strip()
+        if key.startswith("data."):
+            data_keys.add(re.split(r"[.\[]", key[5:], maxsplit=1)[0])
+    data = raw.get("data")
+    if isinstance(data, dict) and "source" in data_keys and data.get("source") != before:
+        for key in [k for k in data if k not in _DATA_CORE_KEYS | data_keys]:
+            del data[key]
+
+
 def load_recipe(path: str | Path, registry: Registry, overrides: list[str] | tuple[str, ...] = ()) -> Resolved:
     """Read, override and validate a recipe file."""
     raw = read_toml(path)
-    for assignment in overrides:
-        apply_override(raw, assignment)
+    apply_overrides(raw, overrides)
     return resolve(raw, registry, str(path))

@@ -16,7 +16,7 @@ import torch
 from ganforge import checkpoint
 from ganforge.checkpoint import atomic_write
 from ganforge.errors import CheckpointError, GanforgeError
-from ganforge.recipe import Resolved, apply_override, read_toml, resolve
+from ganforge.recipe import Resolved, apply_overrides, read_toml, resolve
 from ganforge.registry import Registry
 from ganforge.system import System, build_system
 
@@ -92,8 +92,7 @@ def run_recipe(run_dir: Path, registry: Registry, overrides: list[str] | tuple[s
     if not path.is_file():
         raise GanforgeError(f"{run_dir}: not a ganforge run directory (no {RECIPE_FILE})")
     raw = read_toml(path)
-    for assignment in overrides:
-        apply_override(raw, assignment)
+    apply_overrides(raw, overrides)
     return resolve(raw, registry, str(path))
 
 

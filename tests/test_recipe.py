@@ -109,9 +109,10 @@ def test_shipped_recipes_validate_and_start_with_their_command(registry: Any) ->
     from ganforge.registry import load_registry
 
     full = load_registry()
+    user_data = {"infogan_celeba.toml": [f"data.path={Path(__file__).parent}"]}  # CelebA is the user's own folder
     for path in sorted(Path(__file__).parents[1].joinpath("recipes").glob("*.toml")):
         assert path.read_text().startswith(f"# ganforge run recipes/{path.name}"), path
-        load_recipe(path, full)
+        load_recipe(path, full, user_data.get(path.name, []))
 
 
 # --- values that must be rejected, not accepted (each names its key) ---------------------------------

@@ -44,6 +44,10 @@ def register_datasets(register: Any) -> None:
     register("image_folder", "ganforge.data.torchvision_sources:load_image_folder", o.ImageFolderOptions,
              help="Your own images: one folder per class (torchvision ImageFolder), resized in memory.")
     register("shapes", "ganforge.data.shapes:load", o.ShapesOptions, help="Offline dSprites-style shapes with known factors.")
+    register("images", "ganforge.data.torchvision_sources:load_images", o.FlatImagesOptions,
+             help="A flat folder of your images (no class sub-folders, e.g. CelebA), labels optional.")
+    register("svhn", "ganforge.data.torchvision_sources:load_svhn", o.SVHNOptions,
+             help="torchvision's SVHN, 32×32 RGB house-number digits (downloaded on first use when download = true).")
 
 
 @hookimpl

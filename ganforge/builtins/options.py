@@ -57,6 +57,28 @@ class ImageFolderOptions(BaseModel):
     _path = field_validator("path")(_existing_directory)
 
 
+class FlatImagesOptions(BaseModel):
+    """A flat folder of images (no class sub-folders, e.g. CelebA's img_align_celeba), optional labels."""
+
+    model_config = _STRICT
+    path: str = Field(description="Folder whose image files (png, jpg, …) are the data set; sub-folders are ignored.")
+    image_size: int = Field(32, ge=8, le=1024, description="Images are resized and centre-cropped to this size.")
+    grayscale: bool = Field(False, description="Convert to one channel.")
+    labels: str | None = Field(None, description="Optional CSV file of 'filename,label' lines (labels for evaluation only).")
+    max_files: int | None = Field(None, ge=1, description="Read only the first N files in name order (CelebA has 202,599; data.limit would read them all first).")
+
+    _path = field_validator("path")(_existing_directory)
+
+
+class SVHNOptions(BaseModel):
+    """torchvision's SVHN (Street View House Numbers), 32×32 RGB, kept in memory as uint8."""
+
+    model_config = _STRICT
+    root: str = Field("~/.cache/ganforge/datasets/svhn", description="Where torchvision stores the .mat files.")
+    split: Literal["train", "test", "extra"] = Field("train", description="Which split.")
+    download: bool = Field(True, description="Download when missing (needs network).")
+
+
 class ShapesOptions(BaseModel):
     """dSprites-style procedural shapes (square, ellipse, heart) with known ground-truth factors."""
 

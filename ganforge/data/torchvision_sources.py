@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganforge.builtins.options import ImageFolderOptions, TorchvisionOptions
+from ganforge.builtins.options import FlatImagesOptions, ImageFolderOptions, SVHNOptions, TorchvisionOptions
 from ganforge.errors import DataError
 from ganforge.interfaces import DataContext, ImageData
 
@@ -61,7 +61,80 @@ def load_image_folder(options: ImageFolderOptions, ctx: DataContext) -> ImageDat
     try:
         ds = torchvision.datasets.ImageFolder(str(root), transform=v2.Compose(steps))
     except (FileNotFoundError, OSError) as exc:
-        raise DataError(f"{root}: {exc}") from None
+        hint = ("; for a flat folder of images without class sub-folders (CelebA-style) use data.source = 'images'"
+                if "class folder" in str(exc) or "Found no valid file" in str(exc) else "")
+        raise DataError(f"{root}: {(str(exc).splitlines() or [''])[0]}{hint}") from None
     images = torch.stack([ds[i][0] for i in range(len(ds))])
     labels = torch.tensor(ds.targets, dtype=torch.int64)
     return ImageData(images, labels, num_classes=len(ds.classes), description=f"image folder {root} ({len(ds)} images)")
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def load_images(options: FlatImagesOptions, ctx: DataContext) -> ImageData:
+    """Every image file directly inside ``path`` (CelebA's ``img_align_celeba/``), resized and centre-cropped;
+    labels, when given, from a CSV of ``filename,label`` lines."""
+    from PIL import Image, UnidentifiedImageError
+    from torchvision.transforms import v2
+
+    root = Path(options.path).expanduser()
+    files = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if options.max_files is not None:
+        files = files[: options.max_files]
+    if not files:
+        raise DataError(f"{root}: no image files ({', '.join(IMAGE_SUFFIXES)}) directly inside; for one sub-folder "
+                        "per class use data.source = 'image_folder'")
+    transform = v2.Compose([v2.Resize(options.image_size), v2.CenterCrop(options.image_size), v2.PILToTensor()])
+    images = []
+    for path in files:
+        try:
+            with Image.open(path) as img:
+                images.append(transform(img.convert("L" if options.grayscale else "RGB")))
+        except (UnidentifiedImageError, OSError) as exc:
+            raise DataError(f"{path}: not a readable image ({exc})") from None
+    labels, num_classes = None, None
+    if options.labels:
+        table = _read_labels(Path(options.labels).expanduser())
+        missing = [p.name for p in files if p.name not in table]
+        if missing:
+            raise DataError(f"{options.labels}: no label for {missing[0]} ({len(missing)} images unlabelled)")
+        names = sorted(set(table[p.name] for p in files))
+        index = {n: i for i, n in enumerate(names)}
+        labels = torch.tensor([index[table[p.name]] for p in files], dtype=torch.int64)
+        num_classes = len(names)
+    return ImageData(torch.stack(images), labels, num_classes=num_classes,
+                     description=f"images in {root} ({len(files)}, {options.image_size} px)")
+
+
+def _read_labels(path: Path) -> dict[str, str]:
+    import csv
+
+    try:
+        with path.open(newline="") as f:
+            rows = [r for r in csv.reader(f) if r and not r[0].startswith("#")]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: cannot read the labels file: {exc}") from None
+    if rows and rows[0][:2] == ["filename", "label"]:
+        rows = rows[1:]
+    bad = next((r for r in rows if len(r) != 2), None)
+    if bad is not None:
+        raise DataError(f"{path}: expected 'filename,label' lines, got {','.join(bad)[:60]!r}")
+    return {name: label for name, label in rows}
+
+
+def load_svhn(options: SVHNOptions, ctx: DataContext) -> ImageData:
+    """torchvision's SVHN (the .mat files, read by scipy: no pickle), digit 0 labelled 0."""
+    import torchvision
+
+    root = Path(options.root).expanduser()
+    try:
+        ds = torchvision.datasets.SVHN(str(root), split=options.split, download=options.download)
+    except RuntimeError as exc:
+        raise DataError(f"SVHN not found under {root} ({exc}); set download = true where there is network, or "
+                        f"copy {options.split}_32x32.mat into {root}") from None
+    except OSError as exc:
+        raise DataError(f"SVHN: could not download or read under {root}: {exc}") from None
+    images = torch.from_numpy(np.asarray(ds.data)).to(torch.uint8)  # (N, 3, 32, 32)
+    labels = torch.as_tensor(np.asarray(ds.labels), dtype=torch.int64) % 10
+    return ImageData(images.contiguous(), labels, num_classes=10, description=f"SVHN {options.split} ({len(images)} images)")

@@ -36,6 +36,8 @@ def register_regularizers(register: Any) -> None:
 def register_generators(register: Any) -> None:
     register("infogan_mnist", f"{_P}.networks:build_generator", NoOptions,
              help="The InfoGAN paper's MNIST generator (FC 1024, FC 7·7·128, two 4×4 up-convs, tanh).")
+    register("infogan_rgb32", f"{_P}.networks_rgb:build_generator", NoOptions,
+             help="The InfoGAN paper's SVHN / CelebA generator, 32×32 colour (FC 2·2·448, four 4×4 up-convs, tanh).")
     register("spatial_broadcast", f"{_P}.broadcast:build_generator", o.SpatialBroadcastOptions,
              help="Latent tiled over a coarse x/y coordinate grid, 3×3 convs, up-convs (Watters et al. 2019): "
              "position becomes a near-linear function of the codes.")
@@ -45,6 +47,8 @@ def register_generators(register: Any) -> None:
 def register_critics(register: Any) -> None:
     register("infogan_mnist", f"{_P}.networks:build_critic", NoOptions,
              help="The InfoGAN paper's MNIST critic (two 4×4 stride-2 convs, FC 1024 trunk shared with Q).")
+    register("infogan_rgb32", f"{_P}.networks_rgb:build_critic", NoOptions,
+             help="The InfoGAN paper's SVHN / CelebA critic, 32×32 colour (three 4×4 stride-2 convs; trunk shared with Q).")
 
 
 @hookimpl
