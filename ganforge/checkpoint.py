@@ -120,9 +120,28 @@ def list_checkpoints(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if _NAME.match(p.name))
 
 
+BEST = "best.json"  # {"step", "metric", "value", "higher_is_better"}: the checkpoint train.keep_best keeps
+
+
+def best(directory: Path) -> dict[str, Any] | None:
+    """The ``best.json`` pointer of a checkpoint directory, if there is a readable one."""
+    try:
+        record = loads_json(read_bounded(directory / BEST, 1 << 16))
+    except (OSError, UnsafeFile, ValueError, RecursionError):
+        return None
+    return record if isinstance(record, dict) and type(record.get("step")) is int else None
+
+
+def mark_best(directory: Path, record: dict[str, Any]) -> None:
+    atomic_write(directory / BEST, (json.dumps(record) + "\n").encode())
+
+
 def prune(directory: Path, keep: int) -> None:
-    """Keep the newest ``keep`` checkpoints; delete leftovers of writes that were killed."""
+    """Keep the newest ``keep`` checkpoints (and the best one, see :func:`best`); delete leftovers of killed writes."""
+    marked = best(directory)
     for sidecar in list_checkpoints(directory)[:-keep]:
+        if marked is not None and sidecar.name == f"step-{marked['step']:08d}.json":
+            continue
         sidecar.unlink(missing_ok=True)  # sidecar first: a half-pruned checkpoint is simply invalid
         sidecar.with_suffix(".safetensors").unlink(missing_ok=True)
     for tmp in directory.glob(".*.tmp"):

@@ -215,7 +215,16 @@ def run(
 
 
 # --- sample -----------------------------------------------------------------------------------------
-StepOption = Annotated[int | None, typer.Option(min=0, help="Use the kept checkpoint of this step (default: the newest).", show_default=False)]
+def _step_arg(value: str | None) -> int | str | None:
+    """``--step N`` or ``--step best`` (the checkpoint train.keep_best kept)."""
+    if value is None or value == "best":
+        return value
+    if not value.isdigit() or len(value) > 12:
+        raise typer.BadParameter(f"{value[:20]!r}: a step number or 'best'")
+    return int(value)
+
+
+StepOption = Annotated[str | None, typer.Option(callback=_step_arg, metavar="N|best", help="Use the kept checkpoint of this step, or 'best' (train.keep_best) \\[default: the newest].", show_default=False)]
 
 
 def _codes(values: list[str] | None) -> dict[str, float]:
@@ -284,7 +293,7 @@ def eval_(
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
     device: Annotated[str, typer.Option(callback=_device_arg, help="cpu, cuda, mps or auto.")] = "auto",
     metric: Annotated[list[str] | None, typer.Option(help="Only this metric (repeatable).")] = None,
-    step: Annotated[int | None, typer.Option(help="Evaluate the kept checkpoint of this step (default: the newest).", show_default=False)] = None,
+    step: StepOption = None,
 ) -> None:
     """Evaluate a trained run: code accuracy, L_I per factor, throughput, and other metrics.
 
@@ -335,6 +344,31 @@ def compare(
     from ganforge.report import print_comparison
 
     print_comparison(comparison, report.parent)
+
+
+# --- report --------------------------------------------------------------------------------------
+@app.command()
+@guarded
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory.", show_default=False)],
+    set_: SetOption = None,
+    out: Annotated[Path | None, typer.Option(help="Directory for report.html and its pictures \\[default: report-<run directory name> in the working directory].", show_default=False)] = None,
+    device: Annotated[str | None, typer.Option(callback=_device_arg, help="cpu, cuda, cuda:N, mps or auto \\[default: run.device].", show_default=False)] = None,
+) -> None:
+    """Write a one-run HTML report: metrics table, loss and L_I curves, samples and traversals.
+
+    The run is evaluated as `ganforge eval` does (its data must be readable: --set data.path=DIR otherwise).
+    """
+    from ganforge.compare import run_comparison
+    from ganforge.report_html import write_report
+
+    if not (run_dir / "recipe.toml").is_file():
+        raise GanforgeError(f"{run_dir}: not a ganforge run directory (no recipe.toml)")
+    folder = out or Path(f"report-{run_dir.resolve().name}")
+    comparison = run_comparison([str(run_dir)], _registry(), overrides=set_ or [], out=folder, device=device,
+                                progress=False, say=lambda m: typer.echo(m, err=True))
+    path = write_report(comparison, folder)
+    typer.echo(f"wrote {path}")
 
 
 # --- traverse ------------------------------------------------------------------------------------

@@ -239,9 +239,12 @@ def run_comparison(names: list[str], registry: Registry, *, overrides: list[str]
                 jobs.append((target.label, seed, run_dir, wall))
     eval_device = select_device(device or "auto")
     outcomes = []
+    reused = {r for t in targets for r in t.runs}
     for label, seed, run_dir, wall in jobs:
         say(f"evaluating {label} seed {seed} ({run_dir})")
-        results = evaluate(run_dir, registry, device=eval_device)
+        # a finished run given by its directory is evaluated with the --set overrides (e.g. its data's new path),
+        # as `ganforge eval` would; runs trained here already hold them in their recipe
+        results = evaluate(run_dir, registry, overrides if run_dir in reused else (), device=eval_device)
         outcomes.append(RunOutcome(label, seed, run_dir, wall, results, read_log(run_dir)))
     command = shlex.join(["ganforge", "compare", *names, *(a for o in overrides for a in ("--set", o)),
                           *(["--steps", str(steps)] if steps else []), "--seeds", *map(str, seeds), "--out", str(out_dir)])

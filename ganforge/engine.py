@@ -392,11 +392,12 @@ class _Run:
     """
 
     def __init__(self, trainer: Trainer, run_dir: Path, static_meta: dict[str, Any], track: Callable[[Any], None],
-                 say: Callable[[str], None]) -> None:
+                 say: Callable[[str], None], registry: Registry) -> None:
         from ganforge.pictures import fixed_latent
         from ganforge.runs import METRICS_FILE
 
         self.trainer, self.run_dir, self.static_meta, self.track, self.say = trainer, run_dir, static_meta, track, say
+        self.registry = registry
         self.cfg = trainer.recipe.train
         self.main = trainer.world.is_main
         self.ckpt_dir = run_dir / "checkpoints"
@@ -442,7 +443,33 @@ class _Run:
             path = checkpoint.save(self.ckpt_dir, trainer.step, tensors, {**meta, **self.static_meta},
                                    self.cfg.keep_checkpoints)
             self.track(CheckpointSaved(trainer.step, path))
+            self.keep_best()
         self.saved_step = trainer.step
+
+    def keep_best(self) -> None:
+        """``train.keep_best``: evaluate the checkpoint just written; if it is the best so far, mark it kept."""
+        cfg, step = self.cfg, self.trainer.step
+        if cfg.keep_best is None or not (step % (cfg.eval_every or cfg.checkpoint_every) == 0 or step == cfg.steps):
+            return
+        from ganforge.evaluation import evaluate
+
+        entry = self.registry.get("metric", cfg.keep_best)
+        with blame(entry.plugin, f"metric {cfg.keep_best!r} (train.keep_best)"):
+            metric = entry.build(entry.options())
+        with torch.random.fork_rng(devices=[self.trainer.device] if self.trainer.device.type == "cuda" else []):
+            result = evaluate(self.run_dir, self.registry, device=self.trainer.device, only=[cfg.keep_best], step=step)
+        value = metric.headline(result[cfg.keep_best]) if cfg.keep_best in result else None
+        if value is None:
+            self.say(f"train.keep_best: {cfg.keep_best!r} does not apply to this run (or has no headline number)")
+            return
+        old = checkpoint.best(self.ckpt_dir)
+        better = old is None or old.get("metric") != cfg.keep_best or (
+            value > old["value"] if metric.higher_is_better else value < old["value"])
+        if better:
+            checkpoint.mark_best(self.ckpt_dir, {"step": step, "metric": cfg.keep_best, "value": value,
+                                                 "higher_is_better": metric.higher_is_better})
+        self.say(f"step {step}: {cfg.keep_best} = {value:.4g}" + (" (best so far)" if better else
+                 f" (best: {old['value']:.4g} at step {old['step']})"))
 
     def save_samples(self) -> None:
         from ganforge.pictures import generate, save_grid, save_traversal
@@ -556,7 +583,7 @@ def _train(resolved: Resolved, registry: Registry, run_dir: Path, resume: bool, 
     trainer = Trainer(resolved, data, dev, world)
     static_meta = {"image_shape": list(data.image_shape), "num_classes": data.num_classes,
                    "versions": _versions(registry), "recipe": resolved.raw}
-    run = _Run(trainer, run_dir, static_meta, track, say)
+    run = _Run(trainer, run_dir, static_meta, track, say, registry)
     if resume:
         run.resume(restore_rng)
     elif world.is_main:

@@ -111,6 +111,11 @@ class CodeAccuracy(Metric):
             out[f.name] = {"accuracy": acc, "mapping": mapping, "confusion": conf.tolist()}
         return out
 
+    def headline(self, result: dict[str, Any]) -> float | None:
+        """The mean accuracy over the discrete codes."""
+        values = [v["accuracy"] for v in result.values()]
+        return sum(values) / len(values) if values else None
+
 
 class MutualInformationBound(Metric):
     """L_I = H(c) − E[−log Q(c|G(z,c))] per factor, on fresh generated samples (nats)."""
@@ -139,6 +144,9 @@ class MutualInformationBound(Metric):
             n += len(latent)
         out = {f.name: f.entropy() - nll[f.name] / n for f in run.spec.factors}
         return {"L_I": out, "L_I_total": sum(out.values()), "H": {f.name: f.entropy() for f in run.spec.factors}}
+
+    def headline(self, result: dict[str, Any]) -> float | None:
+        return result["L_I_total"]
 
 
 class TrainingSummary(Metric):

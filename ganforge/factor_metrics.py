@@ -170,6 +170,9 @@ class MutualInformationGap(Metric):
                         for j, c in enumerate(codes.names)},
         }
 
+    def headline(self, result: dict[str, Any]) -> float | None:
+        return result["mig"]
+
 
 class FactorVAEScore(Metric):
     """FactorVAE score of Q's codes: majority-vote accuracy of 'which code is stillest when factor k is fixed'."""
@@ -199,6 +202,9 @@ class FactorVAEScore(Metric):
             "votes": {"train": self.n_train, "eval": self.n_eval, "images_per_vote": self.batch_size},
             "sampler": how,
         }
+
+    def headline(self, result: dict[str, Any]) -> float | None:
+        return result["score"]
 
 
 def rendered_sampler(run: EvalRun) -> FixedFactorSampler:

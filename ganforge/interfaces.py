@@ -348,3 +348,11 @@ class Metric(ABC):
 
     @abstractmethod
     def compute(self, run: Any) -> dict[str, Any]: ...
+
+    #: whether a larger :meth:`headline` is better (``train.keep_best`` keeps the best checkpoint by it)
+    higher_is_better: ClassVar[bool] = True
+
+    def headline(self, result: dict[str, Any]) -> float | None:
+        """The one number that summarises ``compute``'s result (``None``: the metric has none), used by
+        ``train.keep_best``; override it together with :attr:`higher_is_better`."""
+        return None

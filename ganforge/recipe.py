@@ -171,6 +171,30 @@ class TrainSection(BaseModel):
     )
     rollback_lr_factor: float = Field(0.5, gt=0, lt=1, description="Learning-rate multiplier applied at each rollback.")
     max_rollbacks: int = Field(3, ge=1, description="Rollbacks allowed in a whole run; one more divergence then stops it.")
+    keep_best: str | None = Field(
+        None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+        description="Evaluate this registered metric (e.g. 'code_accuracy', 'domain_fid') every eval_every steps and keep "
+        "the best checkpoint by it besides the newest keep_checkpoints ('--step best' in eval, sample, traverse, export).",
+    )
+    eval_every: int | None = Field(
+        None, ge=1, le=10**9,
+        description="Steps between keep_best evaluations; a multiple of checkpoint_every (default: checkpoint_every).",
+    )
+    loggers: list[Literal["tensorboard"]] = Field(
+        default_factory=list,
+        description="Built-in loggers besides metrics.jsonl: 'tensorboard' writes scalars, sample grids and traversals "
+        "to RUN_DIR/tensorboard (needs the extra: pip install -e \".[tensorboard]\").",
+    )
+
+    @field_validator("loggers")
+    @classmethod
+    def _installed(cls, v: list[str]) -> list[str]:
+        import importlib.util
+
+        if "tensorboard" in v and importlib.util.find_spec("tensorboard") is None:
+            raise ValueError("'tensorboard' needs the tensorboard package: pip install -e \".[tensorboard]\" "
+                             "(or pip install tensorboard)")
+        return list(dict.fromkeys(v))
 
 
 class Recipe(BaseModel):
@@ -378,6 +402,13 @@ def resolve(raw: dict[str, Any], registry: Registry, source: str = "<recipe>") -
         got = component("latent_factor", Component(kind=f.kind, **(f.model_extra or {})), f"latent.factors[{i}]")
         if got is not None:
             factors.append((f, *got))
+    train = recipe.train
+    if train.keep_best is not None and train.keep_best not in registry.entries["metric"]:
+        problems.append(("train.keep_best", f"unknown metric {train.keep_best!r}; available: "
+                         f"{', '.join(registry.names('metric')) or 'none'}"))
+    if train.eval_every is not None and train.eval_every % train.checkpoint_every:
+        problems.append(("train.eval_every", f"{train.eval_every} is not a multiple of train.checkpoint_every "
+                         f"({train.checkpoint_every}): the best checkpoint must be one that is written"))
     if method is not None:
         problems.extend(method.check(recipe))
     if problems:

@@ -112,7 +112,7 @@ def _warn(message: str) -> None:
 
 
 def load_run(run_dir: str | Path, registry: Registry, device: torch.device | str = "cpu",
-             overrides: list[str] | tuple[str, ...] = (), step: int | None = None,
+             overrides: list[str] | tuple[str, ...] = (), step: int | str | None = None,
              warn: Callable[[str], None] = _warn) -> LoadedRun:
     """Rebuild the run's networks and load the weights of its newest valid checkpoint (or of ``step``).
 
@@ -122,6 +122,13 @@ def load_run(run_dir: str | Path, registry: Registry, device: torch.device | str
     run_dir = Path(run_dir)
     resolved = run_recipe(run_dir, registry, overrides)
     directory = run_dir / "checkpoints"
+    if step == "best":
+        marked = checkpoint.best(directory)
+        if marked is None:
+            raise CheckpointError(f"{run_dir}: no best checkpoint recorded (train.keep_best was not set for this run)")
+        step = int(marked["step"])
+    if isinstance(step, str):
+        raise CheckpointError(f"{run_dir}: --step takes a step number or 'best', not {step[:20]!r}")
     if step is None:
         found = checkpoint.load_latest(directory, warn=warn)
         if found is None:

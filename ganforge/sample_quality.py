@@ -84,6 +84,11 @@ class DomainFID(Metric):
             "evaluator_heldout_accuracy": _evaluator(run).heldout_accuracy,
         }
 
+    higher_is_better = False
+
+    def headline(self, result: dict[str, Any]) -> float | None:
+        return result["fid"]
+
 
 class ClassifierScore(Metric):
     """exp(E KL(p(y|x) ‖ p(y))) under the evaluator: the Inception-Score analogue, in [1, K]."""
@@ -100,6 +105,9 @@ class ClassifierScore(Metric):
         _, fake, _ = generated_embedding(run)
         return {"generated": classifier_score(fake), "real": classifier_score(real), "classes": run.data.num_classes}
 
+    def headline(self, result: dict[str, Any]) -> float | None:
+        return result["generated"]
+
 
 class LabelAccuracy(Metric):
     """Conditional models: share of samples generated for class y that the evaluator classifies as y."""
@@ -114,3 +122,6 @@ class LabelAccuracy(Metric):
         assert cond is not None  # applies() checked the spec has a condition
         accuracy = float((probs.argmax(dim=1) == cond.long()).float().mean())
         return {"accuracy": accuracy, "factor": run.spec.condition.name, "samples": len(cond)}
+
+    def headline(self, result: dict[str, Any]) -> float | None:
+        return result["accuracy"]

@@ -135,3 +135,61 @@ def test_help_keeps_every_default_written_in_it(command: str) -> None:
     for text in written:
         tail = " ".join(text[text.index("[default"):].split())
         assert tail in shown, (command, tail)
+
+
+def test_keep_best_keeps_the_best_checkpoint_besides_the_newest(tmp_path: Path) -> None:
+    """train.keep_best = "code_accuracy": evaluated every eval_every steps, the best one survives pruning,
+    and --step best reaches it in sample / eval / export."""
+    import json
+
+    from ganforge import checkpoint
+
+    raw = tiny_recipe("infogan", [{"name": "c1", "kind": "categorical", "k": 4}],
+                      generator={"kind": "mlp", "hidden": 32, "layers": 1}, critic={"kind": "mlp", "hidden": 32, "layers": 1},
+                      train={"steps": 8, "checkpoint_every": 2, "sample_every": 8, "log_every": 2, "keep_checkpoints": 1,
+                             "keep_best": "code_accuracy", "eval_every": 2})
+    (tmp_path / "r.toml").write_text(tomli_w.dumps(raw))
+    result = runner.invoke(app, ["run", str(tmp_path / "r.toml"), "--out", str(tmp_path / "runs"), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    run = next((tmp_path / "runs").iterdir())
+    reported = re.findall(r"step (\d): code_accuracy = ([0-9.]+)", result.output)
+    assert [int(s) for s, _ in reported] == [2, 4, 6, 8]
+    values = {int(s): float(v) for s, v in reported}
+    best = json.loads((run / "checkpoints" / "best.json").read_text())
+    assert best["metric"] == "code_accuracy" and best["higher_is_better"] is True
+    assert best["step"] == min((s for s in values if values[s] == max(values.values())))  # the first of the best
+    kept = {int(p.stem.removeprefix("step-")) for p in checkpoint.list_checkpoints(run / "checkpoints")}
+    assert kept == {8, best["step"]}
+    for command in (["sample", str(run), "--step", "best", "-n", "4", "--out", str(tmp_path / "b.png")],
+                    ["export", str(run), "--step", "best", "--out", str(tmp_path / "best-export")]):
+        done = runner.invoke(app, command)
+        assert done.exit_code == 0, done.output
+    assert json.loads((tmp_path / "best-export" / "generator.json").read_text())["step"] == best["step"]
+
+
+def test_keep_best_names_a_registered_metric_and_a_written_checkpoint() -> None:
+    from ganforge.errors import RecipeError
+    from ganforge.recipe import resolve
+    from ganforge.testing import make_registry
+
+    with pytest.raises(RecipeError, match=r"train\.keep_best: unknown metric 'nope'"):
+        resolve(tiny_recipe(train={"keep_best": "nope"}), make_registry())
+    with pytest.raises(RecipeError, match=r"train\.eval_every: 3 is not a multiple of train\.checkpoint_every"):
+        resolve(tiny_recipe(train={"keep_best": "code_accuracy", "eval_every": 3, "checkpoint_every": 2}), make_registry())
+
+
+def test_step_best_without_keep_best_is_a_one_line_error(run_dir: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["sample", str(run_dir), "--step", "best", "--out", str(tmp_path / "n.png")])
+    assert result.exit_code != 0 and "no best checkpoint recorded" in result.output and "Traceback" not in result.output
+
+
+def test_report_writes_a_one_run_html_report(run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["report", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / f"report-{run_dir.name}" / "report.html").read_text()
+    assert page.count("<img") >= 4  # losses, L_I, samples, traversals
+    assert "mutual" in page.lower() and "traversal of c1" in page
+    assert not (run_dir / "report").exists()  # nothing written into the run directory
+    bad = runner.invoke(app, ["report", str(tmp_path)])
+    assert bad.exit_code != 0 and "not a ganforge run directory" in bad.output

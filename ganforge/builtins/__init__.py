@@ -69,3 +69,11 @@ def register_metrics(register: Any) -> None:
              help="Inception-Score analogue exp(E KL(p(y|x) || p(y))) under the evaluator classifier.")
     register("label_accuracy", "ganforge.sample_quality:LabelAccuracy",
              help="Conditional models: share of samples for class y that the evaluator classifies as y.")
+
+
+@hookimpl
+def track_event(event: Any) -> None:
+    """The built-in loggers named in ``train.loggers`` (TensorBoard)."""
+    from ganforge.builtins import tensorboard
+
+    tensorboard.observe(event)
