@@ -283,7 +283,7 @@ class Campaign:
         resolved, run_dir = self.fresh("disk-full")
         every = self.args.checkpoint_every
         first = [f"checkpoints/step-{every:08d}.json", f"checkpoints/step-{every:08d}.safetensors"]
-        free = sum((self.reference / name).stat().st_size for name in ["recipe.toml", *first])
+        free = sum((self.reference / name).stat().st_size for name in ["recipe.toml", "samples/real.png", *first])
         with disk_full(free) as failed:
             try:
                 train(resolved, self.registry, run_dir, progress=False, say=lambda m: None, command=self.header_command())

@@ -93,6 +93,22 @@ def plot_mutual_information(comparison: Any, entropies: dict[str, float], path: 
     return _save(fig, path)
 
 
+def plot_scores(comparison: Any, path: Path) -> Path | None:
+    """The critic's mean output on real images, D(x), and on generated ones, D(G(z)), over steps."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9.2, 3.6), layout="constrained")
+    axes = fig.subplots(1, 2)
+    drawn = False
+    for ax, term in zip(axes, ("D(x)", "D(G(z))"), strict=True):
+        drawn |= _lines(ax, comparison, [("critic", term)])
+        ax.set_title(f"{term}: the critic on {'real' if term == 'D(x)' else 'generated'} images")
+        ax.set_xlabel("generator step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(fig, path) if drawn else None
+
+
 def plot_losses(comparison: Any, path: Path) -> Path:
     """The critic's and the generator's adversarial loss over steps, one line per method."""
     from matplotlib.figure import Figure

@@ -297,8 +297,9 @@ class Interrupted(GanforgeError):
 
 
 def check_finite(step: int, metrics: dict[str, float], system: System) -> None:
-    """Raise DivergenceError naming the step and the loss term (or weights) that went NaN/Inf."""
-    for key, value in metrics.items():
+    """Raise DivergenceError naming the step and the loss term (or weights) that went NaN/Inf (the
+    adversarial losses first: when a step blows up, every term goes with them)."""
+    for key, value in sorted(metrics.items(), key=lambda kv: (not kv[0].endswith("/adv"), kv[0])):
         if not math.isfinite(value):
             raise DivergenceError(f"training diverged at step {step}: loss term {key!r} is {value}; "
                                   "the last checkpoint is intact (lower the learning rate: `ganforge run --resume "
@@ -471,6 +472,14 @@ class _Run:
         self.say(f"step {step}: {cfg.keep_best} = {value:.4g}" + (" (best so far)" if better else
                  f" (best: {old['value']:.4g} at step {old['step']})"))
 
+    def save_real(self, data: ImageData) -> None:
+        """``samples/real.png``: a grid of training images, to set beside the generated ones."""
+        from ganforge.pictures import save_grid
+
+        n = min(self.cfg.sample_grid, len(data))
+        images = data.images[:n].float().div(127.5).sub(1)  # uint8 → [-1, 1]
+        save_grid(images, self.run_dir / "samples" / "real.png", nrow=max(1, int(math.sqrt(self.cfg.sample_grid))))
+
     def save_samples(self) -> None:
         from ganforge.pictures import generate, save_grid, save_traversal
 
@@ -588,6 +597,7 @@ def _train(resolved: Resolved, registry: Registry, run_dir: Path, resume: bool, 
         run.resume(restore_rng)
     elif world.is_main:
         write_recipe(run_dir, resolved.raw, command)
+        run.save_real(data)
     track(RunStarted(run_dir, trainer.step, resolved.raw))
     interrupts = _Interrupts()
     with interrupts.installed():

@@ -72,7 +72,7 @@ def sigkill_during_write(name_fragment: str) -> Iterator[None]:
 def nonfinite_at(step: int, where: Literal["loss", "weights"] = "loss", value: float = float("nan"),
                  times: int = 1) -> Iterator[list[int]]:
     """Right after training step ``step`` (at most ``times`` times in the block, e.g. again after a
-    rollback replays it), put ``value`` into the first logged loss term's running sum (``"loss"``) or
+    rollback replays it), put ``value`` into the critic's adversarial loss term's running sum (``"loss"``) or
     into the generator's first weight (``"weights"``). Yields the list of steps it fired at."""
     from ganforge.engine import Trainer
 
@@ -85,7 +85,7 @@ def nonfinite_at(step: int, where: Literal["loss", "weights"] = "loss", value: f
             return
         fired.append(step)
         if where == "loss":
-            key = sorted(self._acc)[0]
+            key = min(self._acc, key=lambda k: (not k.endswith("/adv"), k))  # a loss term, the critic's first
             self._acc[key] = self._acc[key] + value
         else:
             with torch.no_grad():

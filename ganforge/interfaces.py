@@ -166,6 +166,11 @@ class Objective(ABC):
     @abstractmethod
     def generator_loss(self, fake_logits: Tensor) -> Tensor: ...
 
+    def score(self, logits: Tensor) -> Tensor:
+        """The critic's output as its objective reads it, logged as D(x) and D(G(z)) (raw logits by default;
+        a probability for the non-saturating GAN loss)."""
+        return logits
+
 
 class CriticAccess:
     """The critic as a regularizer may call it: on any input it builds, with or without a condition.

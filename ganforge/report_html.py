@@ -18,7 +18,7 @@ from typing import Any
 
 from ganforge.checkpoint import atomic_write
 from ganforge.compare import Comparison, as_json, cell, entropies, references, row_name, table
-from ganforge.compare_plots import plot_losses, plot_mutual_information
+from ganforge.compare_plots import plot_losses, plot_mutual_information, plot_scores
 from ganforge.recipe import read_toml
 from ganforge.runs import RECIPE_FILE
 
@@ -49,6 +49,9 @@ def pictures(comparison: Comparison, report_dir: Path) -> dict[str, list[tuple[s
             continue
         run_dir = runs[0].run_dir
         items: list[tuple[str, Path]] = []
+        real = run_dir / "samples" / "real.png"
+        if real.is_file():
+            items.append(("real training images", real))
         grid = _newest(run_dir / "samples", "step-*.png")
         if grid is not None:
             items.append((f"samples (seed {runs[0].seed}, {grid.stem})", grid))
@@ -139,6 +142,7 @@ def write_report(comparison: Comparison, report_dir: Path) -> Path:
     plots = {
         "L_I over training steps": plot_mutual_information(comparison, entropies(comparison), report_dir / "mutual_information.png"),
         "Loss curves": plot_losses(comparison, report_dir / "losses.png"),
+        "D(x) and D(G(z)) over training": plot_scores(comparison, report_dir / "critic_scores.png"),
     }
     pics = pictures(comparison, report_dir)
     atomic_write(report_dir / "results.json", json.dumps(as_json(comparison, report_dir), indent=2, default=str).encode())

@@ -167,7 +167,7 @@ def summary(run_dir: Path, step: int, metrics: dict[str, float], resolved: Resol
     def count(folder: str, pattern: str) -> list[Path]:
         return sorted((run_dir / folder).glob(pattern)) if (run_dir / folder).is_dir() else []
 
-    samples, traversals = count("samples", "*.png"), count("traversals", "*.png")
+    samples, traversals = count("samples", "step-*.png"), count("traversals", "*.png")
     kept = checkpoint.list_checkpoints(run_dir / "checkpoints")
     if samples:
         lines.append(f"  samples/      {len(samples)} grids, newest {samples[-1].name}")

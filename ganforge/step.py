@@ -123,7 +123,11 @@ class CriticStep(nn.Module):
         access = CriticAccess(D)
         views = {k: StepView("critic", step, s, latent, fake, fake_f, real, real_f, cond_real, cond_fake,
                              access, real_logits, fake_logits, self.system.every[k]) for k in regs}
-        return combine("critic", adversarial, _terms(self.system, "critic", regs, views), self.system.owners)
+        result = combine("critic", adversarial, _terms(self.system, "critic", regs, views), self.system.owners)
+        with torch.no_grad():  # what the critic says of each batch: D(x) and D(G(z)), means over the batch
+            result.logs["critic/D(x)"] = self.system.objective.score(real_logits).mean().float()
+            result.logs["critic/D(G(z))"] = self.system.objective.score(fake_logits).mean().float()
+        return result
 
 
 class GeneratorStep(nn.Module):

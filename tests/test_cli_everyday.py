@@ -188,7 +188,8 @@ def test_report_writes_a_one_run_html_report(run_dir: Path, tmp_path: Path, monk
     result = runner.invoke(app, ["report", str(run_dir)])
     assert result.exit_code == 0, result.output
     page = (tmp_path / f"report-{run_dir.name}" / "report.html").read_text()
-    assert page.count("<img") >= 4  # losses, L_I, samples, traversals
+    assert page.count("<img") >= 6  # losses, L_I, D(x)/D(G(z)), real images, samples, traversals
+    assert "D(x) and D(G(z)) over training" in page and "real training images" in page
     assert "mutual" in page.lower() and "traversal of c1" in page
     assert not (run_dir / "report").exists()  # nothing written into the run directory
     bad = runner.invoke(app, ["report", str(tmp_path)])

@@ -139,7 +139,7 @@ def test_two_processes_equal_one_and_resume_as_one(straight: Path, tmp_path: Pat
     assert len(runs) == 1, runs  # only rank 0 made a run directory
     assert out.count("run directory:") == 1 and out.count("finished step 6") == 1
     _assert_close(runs[0], straight)
-    assert sorted(p.name for p in (runs[0] / "samples").iterdir()) == ["step-00000006.png"]
+    assert sorted(p.name for p in (runs[0] / "samples").iterdir()) == ["real.png", "step-00000006.png"]
 
     resumed = tmp_path / "resumed"  # 2 → 1: drop the final checkpoint, continue from step 3 in one process
     shutil.copytree(runs[0], resumed)

@@ -36,7 +36,8 @@ def test_run_writes_metrics_samples_and_checkpoints(tiny_raw: dict[str, Any], re
     assert result.step == 6 and result.reason == "completed"
     assert [m["step"] for m in _metrics(run)] == [2, 4, 6]
     assert {"critic/adv", "generator/adv"} <= set(_metrics(run)[0])
-    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-00000003.png", "step-00000006.png"]
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["real.png", "step-00000003.png", "step-00000006.png"]
+    assert {"critic/D(x)", "critic/D(G(z))"} <= set(_metrics(run)[0])  # the critic on real and generated images
     assert [p.name for p in checkpoint.list_checkpoints(run / "checkpoints")] == ["step-00000003.json", "step-00000006.json"]
     assert (run / "recipe.toml").read_text().startswith("# ganforge run")
 

@@ -61,7 +61,7 @@ def test_disk_full_during_training_keeps_the_last_checkpoint(tiny_raw: dict[str,
     tiny_raw["train"].update(steps=9, sample_every=100)  # no sample grids before the fault
     straight, run = tmp_path / "straight", tmp_path / "run"
     _train(tiny_raw, registry, straight)
-    written = ["recipe.toml", "checkpoints/step-00000003.safetensors", "checkpoints/step-00000003.json"]
+    written = ["recipe.toml", "samples/real.png", "checkpoints/step-00000003.safetensors", "checkpoints/step-00000003.json"]
     free = _sizes(straight, *written) + (_sizes(straight, "checkpoints/step-00000006.safetensors") if fails.endswith("json") else 0)
     with disk_full(free) as failed, pytest.raises(CheckpointError, match="step-6 checkpoint failed: No space left"):
         _train(tiny_raw, registry, run)

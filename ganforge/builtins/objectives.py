@@ -21,6 +21,9 @@ class NonSaturating(Objective):
     def generator_loss(self, fake_logits: Tensor) -> Tensor:
         return F.softplus(-fake_logits).mean()
 
+    def score(self, logits: Tensor) -> Tensor:
+        return logits.sigmoid()  # D(x) as a probability
+
 
 class Hinge(Objective):
     """D: E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))]; G: −E[D(G(z))]."""
