@@ -321,13 +321,15 @@ def compare(
     seeds: Annotated[list[str] | None, typer.Option(help="Seeds to train each method with: --seeds 0 1 2 (or 0,1,2) \\[default: 0].", show_default=False)] = None,
     out: Annotated[Path | None, typer.Option(help="Directory for the runs and the report \\[default: runs/compare-<timestamp>].", show_default=False)] = None,
     device: Annotated[str | None, typer.Option(callback=_device_arg, help="cpu, cuda, cuda:N, mps or auto \\[default: run.device].", show_default=False)] = None,
+    data: Annotated[str, typer.Option(help="Data preset: mnist, shapes (embedded, offline), fashion-mnist or cifar10; each method trains from recipes/<method>_<preset>.toml.")] = "mnist",
+    allow_mixed: Annotated[bool, typer.Option("--allow-mixed", help="Compare runs trained on different data anyway (the report says so at the top).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
     progress: Annotated[bool, typer.Option(help="Show training progress bars.")] = True,
 ) -> None:
     """Train methods on the same data, seeds and steps (or reuse runs); print a table and write a report.
 
-    Each method starts from recipes/<method>_mnist.toml; --set overrides apply to all, e.g.
-    --set data.source=idx --set data.path=DIR.
+    Each method starts from recipes/<method>_<preset>.toml (--data, default mnist); --set overrides apply to
+    all, e.g. --set data.source=idx --set data.path=DIR. Runs on different data are refused.
     """
     from ganforge.compare import as_json as table_json
     from ganforge.compare import run_comparison, split_seeds
@@ -336,7 +338,7 @@ def compare(
     seed_list, names = split_seeds(seeds, targets)
     comparison = run_comparison(names, _registry(), overrides=set_ or [], steps=steps, seeds=seed_list, out=out,
                                 device=device, progress=progress and not as_json,
-                                say=lambda m: typer.echo(m, err=True))
+                                say=lambda m: typer.echo(m, err=True), data=data, allow_mixed=allow_mixed)
     report = write_report(comparison, comparison.out_dir / "report")
     if as_json:
         typer.echo(json.dumps(table_json(comparison, report.parent), indent=2, default=str))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ganforge.checkpoint import atomic_write
-from ganforge.errors import GanforgeError
+from ganforge.errors import DataError, GanforgeError
 from ganforge.recipe import apply_overrides, read_toml, resolve
 from ganforge.registry import Registry
 from ganforge.runs import METRICS_FILE, RECIPE_FILE, new_run_dir
@@ -38,6 +38,7 @@ class Target:
     label: str
     recipe: Path | None = None
     runs: list[Path] = field(default_factory=list)
+    preset: list[str] = field(default_factory=list)  # the --data preset's overrides, applied before the user's
 
 
 @dataclass
@@ -63,6 +64,7 @@ class Comparison:
     seeds: list[int]
     overrides: list[str]
     command: str = "ganforge compare"
+    mixed: list[str] = field(default_factory=list)  # with --allow-mixed: the different data sets, one line each
 
     def of(self, label: str) -> list[RunOutcome]:
         return [o for o in self.outcomes if o.label == label]
@@ -91,15 +93,28 @@ def split_seeds(seeds: list[str] | None, targets: list[str]) -> tuple[list[int],
     return out, rest
 
 
-def base_recipe(method: str, search: tuple[Path, ...] | None = None) -> Path:
-    """``recipes/<method>_mnist.toml`` from the working directory, else from ganforge's own checkout."""
+#: ``--data NAME`` → (the recipe file suffix, overrides on it). A method supports a preset when
+#: ``recipes/<method>_<suffix>.toml`` exists; fashion-mnist and cifar10 reuse the MNIST recipe with
+#: torchvision's other source (the networks size themselves from the images).
+PRESETS: dict[str, tuple[str, list[str]]] = {
+    "mnist": ("mnist", []),
+    "shapes": ("shapes", []),
+    "fashion-mnist": ("mnist", ["data.source=fashion_mnist"]),
+    "cifar10": ("mnist", ["data.source=cifar10"]),
+}
+
+
+def base_recipe(method: str, search: tuple[Path, ...] | None = None, data: str = "mnist") -> Path:
+    """``recipes/<method>_<data>.toml`` from the working directory, else from ganforge's own checkout."""
     search = search or (Path.cwd() / "recipes", REPO_RECIPES)
+    suffix = PRESETS[data][0] if data in PRESETS else data
     for folder in search:
-        path = folder / f"{method}_mnist.toml"
+        path = folder / f"{method}_{suffix}.toml"
         if path.is_file():
             return path
-    looked = ", ".join(str(f / f"{method}_mnist.toml") for f in search)
-    raise GanforgeError(f"no base recipe for method {method!r} (looked for {looked}); pass a recipe file instead")
+    has = sorted(p for p, (s, _) in PRESETS.items() if any((f / f"{method}_{s}.toml").is_file() for f in search))
+    raise GanforgeError(f"no recipe for method {method!r} with --data {data} (recipes/{method}_{suffix}.toml); "
+                        f"{method} has: {', '.join(has) or 'none'}; or pass a recipe file")
 
 
 def run_method(run_dir: Path) -> str:
@@ -112,7 +127,7 @@ def run_method(run_dir: Path) -> str:
     return method
 
 
-def plan_targets(names: list[str], registry: Registry) -> list[Target]:
+def plan_targets(names: list[str], registry: Registry, data: str = "mnist") -> list[Target]:
     """Targets in the order given; run directories of the same method share a column."""
     if not names:
         raise GanforgeError("name at least one method (e.g. infogan vanilla cgan), recipe file or run directory")
@@ -131,13 +146,13 @@ def plan_targets(names: list[str], registry: Registry) -> list[Target]:
                 raise GanforgeError(f"{name}: recipe file not found")
             label, recipe = path.stem, path
         elif name in registry.names("method"):
-            label, recipe = name, base_recipe(name)
+            label, recipe = name, base_recipe(name, data=data)
         else:
             methods = ", ".join(registry.names("method")) or "none"
             raise GanforgeError(f"{name!r} is neither a method ({methods}) nor a run directory or recipe file")
         if label in targets:
             raise GanforgeError(f"{name}: {label!r} is named twice")
-        targets[label] = Target(label, recipe=recipe)
+        targets[label] = Target(label, recipe=recipe, preset=list(PRESETS.get(data, ("", []))[1]) if name in registry.names("method") else [])
     return list(targets.values())
 
 
@@ -163,7 +178,7 @@ def train_target(target: Target, seed: int, overrides: list[str], steps: int | N
 
     assert target.recipe is not None
     raw = read_toml(target.recipe)
-    sets = run_overrides(raw, overrides, steps, seed)
+    sets = run_overrides(raw, [*target.preset, *overrides], steps, seed)
     apply_overrides(raw, sets)
     resolved = resolve(raw, registry, str(target.recipe))
     run_dir = out_dir / "runs" / f"{target.label}-seed{seed}"
@@ -211,19 +226,41 @@ def read_log(run_dir: Path) -> list[dict[str, Any]]:
 def run_comparison(names: list[str], registry: Registry, *, overrides: list[str] | None = None,
                    steps: int | None = None, seeds: list[int] | None = None, out: Path | None = None,
                    device: str | None = None, progress: bool = True,
-                   say: Callable[[str], None] = print) -> Comparison:
-    """Train (or reuse) every target for every seed, then evaluate each run."""
+                   say: Callable[[str], None] = print, data: str = "mnist", allow_mixed: bool = False) -> Comparison:
+    """Train (or reuse) every target for every seed, then evaluate each run.
+
+    Every run must train on the same data (source, its options, ``limit``): otherwise a one-line error
+    names two that differ, unless ``allow_mixed`` (the report then says so at the top).
+    """
     from ganforge.devices import select_device
     from ganforge.evaluation import evaluate
 
-    targets = plan_targets(names, registry)
+    if data not in PRESETS:
+        raise GanforgeError(f"--data {data!r}: use one of {', '.join(PRESETS)}")
+    targets = plan_targets(names, registry, data)
     seeds = seeds if seeds is not None else [0]
     overrides = list(overrides or [])
-    for target in targets:  # fail on a bad override before any training starts
+    datasets: dict[str, str] = {}  # the data each column trains on (its resolved data table) → the first column
+    for target in targets:  # fail on a bad override, or on mixed data, before any training starts
         if target.recipe is not None:
             raw = read_toml(target.recipe)
-            apply_overrides(raw, run_overrides(raw, overrides, steps, seeds[0]))
+            apply_overrides(raw, run_overrides(raw, [*target.preset, *overrides], steps, seeds[0]))
             resolve(raw, registry, str(target.recipe))
+            tables = [raw.get("data", {})]
+        else:
+            tables = []
+            for run_dir in target.runs:
+                raw = read_toml(run_dir / RECIPE_FILE)
+                apply_overrides(raw, overrides)
+                tables.append(raw.get("data", {}))
+        for table_ in tables:
+            key = describe_data(table_)
+            datasets.setdefault(key, target.label)
+    mixed = [f"{label}: {key}" for key, label in datasets.items()]
+    if len(datasets) > 1 and not allow_mixed:
+        (a, la), (b, lb) = list(datasets.items())[:2]
+        raise GanforgeError(f"refusing to compare runs on different data: {la} trains on {a}, {lb} on {b}; "
+                            "compare like with like, or pass --allow-mixed to put them in one report anyway")
     out_dir = out if out is not None else new_run_dir("compare", "runs")
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs: list[tuple[str, int, Path, float | None]] = []
@@ -235,7 +272,12 @@ def run_comparison(names: list[str], registry: Registry, *, overrides: list[str]
                 jobs.append((target.label, seed, run_dir, wall))
         else:
             for seed in seeds:
-                run_dir, wall = train_target(target, seed, overrides, steps, out_dir, registry, device, progress, say)
+                try:
+                    run_dir, wall = train_target(target, seed, overrides, steps, out_dir, registry, device, progress, say)
+                except DataError as exc:
+                    raise DataError(f"{exc}. Offline: `ganforge compare {' '.join(names)} --data shapes` trains on the "
+                                    "embedded procedural shapes, or use local MNIST idx files: "
+                                    "--set data.source=idx --set data.path=DIR") from None
                 jobs.append((target.label, seed, run_dir, wall))
     eval_device = select_device(device or "auto")
     outcomes = []
@@ -248,7 +290,15 @@ def run_comparison(names: list[str], registry: Registry, *, overrides: list[str]
         outcomes.append(RunOutcome(label, seed, run_dir, wall, results, read_log(run_dir)))
     command = shlex.join(["ganforge", "compare", *names, *(a for o in overrides for a in ("--set", o)),
                           *(["--steps", str(steps)] if steps else []), "--seeds", *map(str, seeds), "--out", str(out_dir)])
-    return Comparison(out_dir, [t.label for t in targets], outcomes, steps, seeds, overrides, command)
+    return Comparison(out_dir, [t.label for t in targets], outcomes, steps, seeds, overrides, command,
+                      mixed if len(datasets) > 1 else [])
+
+
+def describe_data(table: dict[str, Any]) -> str:
+    """A data table as one comparable line: the source and every option but the batch size."""
+    items = {k: v for k, v in sorted(table.items()) if k != "batch_size"}
+    source = items.pop("source", "?")
+    return f"{source}" + (f" ({', '.join(f'{k}={v}' for k, v in items.items())})" if items else "")
 
 
 # --- the table --------------------------------------------------------------------------------------------

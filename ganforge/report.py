@@ -65,6 +65,8 @@ def print_comparison(comparison: Any, report_dir: Any = None, console: Console |
     from ganforge.compare import cell, references, row_name, table
 
     console = console or Console()
+    if comparison.mixed:
+        console.print(f"[bold red]mixed data (--allow-mixed): not comparable:[/] {'; '.join(comparison.mixed)}")
     seeds = " ".join(map(str, comparison.seeds))
     steps = f"{comparison.steps} steps" if comparison.steps else "each recipe's steps"
     grid = Table(title=f"ganforge compare: {', '.join(comparison.labels)}  (seeds {seeds}; {steps})")

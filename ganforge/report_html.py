@@ -80,7 +80,11 @@ def _rows(comparison: Comparison) -> list[tuple[str, list[str]]]:
 
 def render_markdown(comparison: Comparison, plots: dict[str, Path | None], pics: dict[str, list[tuple[str, Path]]],
                     command: str) -> str:
-    lines = ["# ganforge compare: " + ", ".join(comparison.labels), "", f"`{command}`", ""]
+    lines = ["# ganforge compare: " + ", ".join(comparison.labels), ""]
+    if comparison.mixed:
+        lines += ["**Mixed data (--allow-mixed): these runs trained on different data, so their numbers are not "
+                  "comparable:** " + "; ".join(comparison.mixed), ""]
+    lines += [f"`{command}`", ""]
     lines += ["| metric | " + " | ".join(comparison.labels) + " |", "|---|" + "---:|" * len(comparison.labels)]
     lines += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in _rows(comparison)]
     lines += [""] + [f"- {k}: {v:.4g}" for k, v in references(comparison).items()]
@@ -130,7 +134,9 @@ def render_html(comparison: Comparison, plots: dict[str, Path | None], pics: dic
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>ganforge compare</title>"
             f"<style>{CSS}</style></head><body>"
             f"<h1>ganforge compare: {e(', '.join(comparison.labels))}</h1>"
-            f"<p><code>{e(command)}</code><br>data: {e(data)} · written {e(time.strftime('%Y-%m-%d %H:%M'))}</p>"
+            + (f"<p class='mixed'><strong>Mixed data (--allow-mixed): these runs trained on different data, so their "
+               f"numbers are not comparable:</strong> {e('; '.join(comparison.mixed))}</p>" if comparison.mixed else "")
+            + f"<p><code>{e(command)}</code><br>data: {e(data)} · written {e(time.strftime('%Y-%m-%d %H:%M'))}</p>"
             f"<table><tr><th>metric</th>{head}</tr>{body}</table><ul>{refs}</ul><ul>{notes}</ul>"
             f"{figs}<h2>Samples and traversals (final step)</h2><div class='methods'>{cards}</div>"
             f"<h2>Runs</h2><ul>{runs}</ul></body></html>\n")

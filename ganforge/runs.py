@@ -185,5 +185,6 @@ def summary(run_dir: Path, step: int, metrics: dict[str, float], resolved: Resol
         lines.append(f"  ganforge traverse {run_dir} --factor {factors[0].name}" +
                      (" --by-row" if factors[0].kind == "categorical" else ""))
     lines.append(f"  ganforge sample {run_dir} -n 64 --out samples.png")
+    lines.append(f"  ganforge report {run_dir}")
     lines.append(f"  ganforge export {run_dir} --out exported-generator")
     return lines

@@ -175,3 +175,55 @@ def test_compare_end_to_end(tmp_path: Path, monkeypatch: Any) -> None:
                                 "--out", str(tmp_path / "again")])
     assert again.exit_code == 0, again.output
     assert "training" not in again.output and "label accuracy" in again.output and "infogan" in again.output
+
+
+def test_data_presets_pick_each_methods_recipe(full_registry: Registry) -> None:
+    (shapes_info, shapes_plain) = plan_targets(["infogan", "vanilla"], full_registry, data="shapes")
+    assert shapes_info.recipe == ROOT / "recipes" / "infogan_shapes.toml" and shapes_info.preset == []
+    assert shapes_plain.recipe == ROOT / "recipes" / "vanilla_shapes.toml"
+    (fashion,) = plan_targets(["cgan"], full_registry, data="fashion-mnist")
+    assert fashion.recipe == ROOT / "recipes" / "cgan_mnist.toml" and fashion.preset == ["data.source=fashion_mnist"]
+    with pytest.raises(GanforgeError, match=r"no recipe for method 'cgan' with --data shapes .* cgan has: cifar10, "
+                                            r"fashion-mnist, mnist"):
+        plan_targets(["cgan"], full_registry, data="shapes")
+
+
+def test_runs_on_different_data_are_refused_naming_both(tmp_path: Path) -> None:
+    info, plain, _ = _recipes(tmp_path)
+    other = dict(RECIPES["plain"], data={"source": "synthetic", "size": 128, "batch_size": 32})
+    (tmp_path / "other.toml").write_text("# ganforge run other.toml\n" + tomli_w.dumps(other))
+    result = runner.invoke(app, ["compare", info, str(tmp_path / "other.toml"), "--out", str(tmp_path / "cmp")])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert ("refusing to compare runs on different data: info trains on synthetic (size=256), other on "
+            "synthetic (size=128)") in " ".join(result.output.split())
+    assert not (tmp_path / "cmp" / "runs").exists()  # refused before any training
+
+
+@pytest.mark.slow
+def test_allow_mixed_compares_anyway_and_the_report_says_so(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
+    info = _recipes(tmp_path)[0]
+    other = dict(RECIPES["plain"], data={"source": "synthetic", "size": 128, "batch_size": 32})
+    (tmp_path / "other.toml").write_text("# ganforge run other.toml\n" + tomli_w.dumps(other))
+    result = runner.invoke(app, ["compare", info, str(tmp_path / "other.toml"), "--steps", "2", "--allow-mixed",
+                                 "--out", str(tmp_path / "cmp")])
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "cmp" / "report" / "report.html").read_text()
+    assert html.index("Mixed data (--allow-mixed)") < html.index("<table")
+    assert "Mixed data" in (tmp_path / "cmp" / "report" / "report.md").read_text().splitlines()[2]
+
+
+def test_offline_mnist_fails_in_one_line_with_both_ways_out(tmp_path: Path, monkeypatch: Any) -> None:
+    import torchvision
+
+    def offline(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("Dataset not found. You can use download=True to download it")
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["compare", "infogan", "vanilla", "--steps", "2", "--out", str(tmp_path / "cmp")])
+    assert result.exit_code == 4 and "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.output
+    assert "--data shapes" in errors[0] and "--set data.source=idx --set data.path=DIR" in errors[0]
+    assert "set download = true" not in errors[0]  # download already was true: no wrong advice

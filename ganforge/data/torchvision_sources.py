@@ -25,9 +25,12 @@ def _load(cls_name: str, options: TorchvisionOptions) -> ImageData:
     try:
         ds = cls(str(root), train=options.split == "train", download=options.download)
     except RuntimeError as exc:  # torchvision: "Dataset not found. You can use download=True ..."
-        raise DataError(f"{cls_name} not found under {root} ({exc}); set download = true or use the 'idx' source") from None
+        fix = "set data.download = true where there is network" if not options.download else "no network here?"
+        raise DataError(f"{cls_name} not found under {root} and could not be downloaded ({fix}); for local idx "
+                        "files use --set data.source=idx --set data.path=DIR") from None
     except OSError as exc:  # no network, or a half-written file
-        raise DataError(f"{cls_name}: could not download or read under {root}: {exc}") from None
+        raise DataError(f"{cls_name} could not be downloaded or read under {root} ({exc.strerror or exc}); for "
+                        "local idx files use --set data.source=idx --set data.path=DIR") from None
     data = ds.data if isinstance(ds.data, torch.Tensor) else torch.from_numpy(np.asarray(ds.data))
     images = data[:, None] if data.dim() == 3 else data.permute(0, 3, 1, 2)  # (N, C, H, W)
     labels = torch.as_tensor(np.asarray(ds.targets), dtype=torch.int64)
