@@ -205,8 +205,10 @@ def run(
             if resume is None and world.is_main:
                 remove_if_unused(run_dir)  # a start that failed before writing anything leaves no empty directory
             raise
-    finally:
+    except BaseException:
         world.close()
+        raise
+    world.close(together=True)
     if not world.is_main:
         return
     from ganforge.runs import summary

@@ -359,17 +359,23 @@ def table(comparison: Comparison) -> dict[str, dict[str, dict[str, Any]]]:
 
 
 def entropies(comparison: Comparison) -> dict[str, float]:
-    """H(c) per factor name, from the runs' mutual-information results."""
+    """H(c) per *discrete* factor name, from the runs' mutual-information results: the ceiling of L_I.
+    (For a continuous code the prior's differential entropy is no bound on L_I, so it is not shown.)"""
     out: dict[str, float] = {}
     for o in comparison.outcomes:
-        out.update((o.results.get("mutual_information") or {}).get("H", {}))
+        mi = o.results.get("mutual_information") or {}
+        discrete = mi.get("discrete", {})
+        out.update({f: h for f, h in mi.get("H", {}).items() if discrete.get(f, True)})
     return out
 
 
 def row_name(key: str, comparison: Comparison) -> str:
     prefix, _, factor = key.partition("/")
     name = ROWS[prefix][0]
-    return name.format(f=factor, h=entropies(comparison).get(factor, float("nan")))
+    ceilings = entropies(comparison)
+    if prefix == "L_I" and factor not in ceilings:
+        return f"L_I {factor} (nats)"
+    return name.format(f=factor, h=ceilings.get(factor, float("nan")))
 
 
 def cell(key: str, stat: dict[str, Any] | None) -> str:

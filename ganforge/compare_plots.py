@@ -82,7 +82,7 @@ def plot_mutual_information(comparison: Any, entropies: dict[str, float], path: 
     axes = fig.subplots(1, len(factors), squeeze=False)[0]
     for ax, f in zip(axes, factors, strict=True):
         _lines(ax, comparison, [("generator", f"L_I/{f}"), ("critic", f"L_I/{f}")])
-        if f in entropies:
+        if f in entropies:  # discrete codes only: H(c) is their ceiling
             ax.axhline(entropies[f], color="gray", linestyle="--", linewidth=1, label=f"H({f}) = {entropies[f]:.3f}")
         ax.set_title(f"L_I for {f}")
         ax.set_xlabel("generator step")

@@ -105,9 +105,17 @@ class World:
         dist.broadcast_object_list(box, src=0, device=self._comm_device())
         return box[0]
 
-    def close(self) -> None:
+    def close(self, together: bool = False) -> None:
+        """Leave the process group. ``together`` (after a run every rank finished) waits at a barrier first,
+        so no rank tears gloo down while a peer still talks to it: a rank that left early aborted with
+        "terminate called without an active exception". After a failure there is no barrier: the other
+        ranks may be blocked in a collective, and torchrun ends them when this one exits."""
         if self.active and dist.is_initialized():
-            dist.destroy_process_group()
+            try:
+                if together:
+                    dist.barrier()
+            finally:
+                dist.destroy_process_group()
 
 
 def sync_batch_norm(modules: dict[str, nn.Module], device: torch.device) -> None:

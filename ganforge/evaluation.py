@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from ganforge.engine import load_data
+from ganforge.errors import GanforgeError
 from ganforge.interfaces import ImageData, Metric
 from ganforge.registry import Registry
 from ganforge.runs import METRICS_FILE, LoadedRun, load_run
@@ -92,6 +93,7 @@ class CodeAccuracy(Metric):
     """Unsupervised accuracy of each discrete code: argmax of Q on real images, Hungarian-matched to labels."""
 
     name = "code_accuracy"
+    requires = "needs labelled data and a Q head with a discrete code"
 
     def applies(self, run: EvalRun) -> bool:
         return run.data.labels is not None and any(
@@ -118,9 +120,17 @@ class CodeAccuracy(Metric):
 
 
 class MutualInformationBound(Metric):
-    """L_I = H(c) − E[−log Q(c|G(z,c))] per factor, on fresh generated samples (nats)."""
+    """L_I = H(c) − E[−log Q(c|G(z,c))] per factor, on fresh generated samples (nats).
+
+    ``L_I`` uses the networks in evaluation mode (batch norm with its running statistics), as sampling
+    does; ``L_I_batch_statistics`` the training mode the training log uses (each batch of the recipe's
+    batch size normalised by its own statistics), so the two can be told apart when they differ. H(c)
+    bounds L_I from above only for a discrete code; for a continuous one L_I may exceed the prior's
+    differential entropy (``discrete`` says which is which).
+    """
 
     name = "mutual_information"
+    requires = "needs latent factors and a Q head"
     samples = 5000
 
     def applies(self, run: EvalRun) -> bool:
@@ -143,7 +153,35 @@ class MutualInformationBound(Metric):
                     nll[f.name] += float(f.nll(params[f.name], latent.codes[f.name]).sum())
             n += len(latent)
         out = {f.name: f.entropy() - nll[f.name] / n for f in run.spec.factors}
-        return {"L_I": out, "L_I_total": sum(out.values()), "H": {f.name: f.entropy() for f in run.spec.factors}}
+        return {"L_I": out, "L_I_total": sum(out.values()), "H": {f.name: f.entropy() for f in run.spec.factors},
+                "discrete": {f.name: bool(f.discrete) for f in run.spec.factors},
+                "L_I_batch_statistics": self._batch_statistics(run)}
+
+    @torch.no_grad()
+    def _batch_statistics(self, run: EvalRun) -> dict[str, float]:
+        """L_I with every network in training mode, batches of the recipe's size (the training log's definition)."""
+        modules = list(run.system.modules().values())
+        saved = [{k: v.clone() for k, v in m.state_dict().items()} for m in modules]  # running stats move in train mode
+        for m in modules:
+            m.train()
+        try:
+            g = torch.Generator(device=run.device).manual_seed(run.seed + 54321)
+            batch = max(2, run.loaded.resolved.recipe.data.batch_size)
+            nll = {f.name: 0.0 for f in run.spec.factors}
+            n = 0
+            while n < self.samples:
+                latent = run.spec.sample(batch, g, run.device)
+                images = run.system.generator(run.spec.generator_input(latent))
+                params = run.posterior(images, run.spec.condition_values(latent))
+                for f in run.spec.factors:
+                    if f.name in params:
+                        nll[f.name] += float(f.nll(params[f.name], latent.codes[f.name]).sum())
+                n += len(latent)
+            return {f.name: f.entropy() - nll[f.name] / n for f in run.spec.factors}
+        finally:
+            for m, state in zip(modules, saved, strict=True):
+                m.load_state_dict(state)
+                m.eval()
 
     def headline(self, result: dict[str, Any]) -> float | None:
         return result["L_I_total"]
@@ -153,6 +191,7 @@ class TrainingSummary(Metric):
     """Throughput and the last logged losses, from the run's metrics.jsonl."""
 
     name = "training"
+    requires = "needs a metrics.jsonl"
 
     def applies(self, run: EvalRun) -> bool:
         return bool(run.training_log)
@@ -171,6 +210,9 @@ def evaluate(run_dir: str | Path, registry: Registry, overrides: list[str] | tup
 
     ``step`` picks a kept checkpoint; by default the newest valid one is evaluated.
     """
+    unknown = sorted(set(only or ()) - set(registry.names("metric")))
+    if unknown:
+        raise GanforgeError(f"--metric {unknown[0]!r}: no such metric; the metrics are: {', '.join(registry.names('metric'))}")
     loaded = load_run(run_dir, registry, device, overrides, step)
     data = load_data(loaded.resolved)
     run = EvalRun(loaded, data, torch.device(device), seed=loaded.resolved.recipe.run.seed)
@@ -183,4 +225,6 @@ def evaluate(run_dir: str | Path, registry: Registry, overrides: list[str] | tup
             metric: Metric = entry.build(entry.options())
             if metric.applies(run):
                 results[name] = metric.compute(run)
+            else:
+                results.setdefault("not_applicable", {})[name] = metric.requires or "does not apply to this run"
     return results

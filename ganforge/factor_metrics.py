@@ -120,6 +120,7 @@ class FactorCodes(Metric):
     """Per code: the factor it is most informative about, and a categorical code's accuracy per categorical factor."""
 
     name = "factor_codes"
+    requires = "needs data with ground-truth factors (e.g. shapes) and a Q head"
 
     def applies(self, run: EvalRun) -> bool:
         return _has_factors_and_codes(run, 1)
@@ -156,6 +157,7 @@ class MutualInformationGap(Metric):
     """MIG of Q's codes on real images against the ground-truth factors."""
 
     name = "mig"
+    requires = "needs data with ground-truth factors and at least 2 codes read by Q"
 
     def applies(self, run: EvalRun) -> bool:
         return _has_factors_and_codes(run, 2)
@@ -178,6 +180,7 @@ class FactorVAEScore(Metric):
     """FactorVAE score of Q's codes: majority-vote accuracy of 'which code is stillest when factor k is fixed'."""
 
     name = "factor_vae"
+    requires = "needs data with ground-truth factors and a Q head"
     n_train = 800  # votes for the majority-vote classifier (disentanglement_lib: 10 000)
     n_eval = 400  # held-out votes scored (disentanglement_lib: 5 000); 64 images each
     batch_size = 64  # images per vote, all sharing the fixed factor's value (the paper's L)

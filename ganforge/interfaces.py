@@ -354,6 +354,8 @@ class Metric(ABC):
     @abstractmethod
     def compute(self, run: Any) -> dict[str, Any]: ...
 
+    #: what the metric needs, shown when it does not apply (e.g. "labelled data, ≥ 100 images")
+    requires: ClassVar[str] = ""
     #: whether a larger :meth:`headline` is better (``train.keep_best`` keeps the best checkpoint by it)
     higher_is_better: ClassVar[bool] = True
 

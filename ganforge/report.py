@@ -20,19 +20,25 @@ def print_eval(results: dict[str, Any], console: Console | None = None) -> None:
         summary.add_row(f"code accuracy ({f})", f"{r['accuracy']:.4f}")
     mi = results.get("mutual_information")
     if mi:
+        batch = mi.get("L_I_batch_statistics", {})
         for f, v in mi["L_I"].items():
-            summary.add_row(f"L_I {f} (H = {mi['H'][f]:.3f})", f"{v:.3f} nats")
+            ceiling = f", ceiling H = {mi['H'][f]:.3f}" if mi.get("discrete", {}).get(f, True) else ""
+            summary.add_row(f"L_I {f} (eval mode{ceiling})", f"{v:.3f} nats")
+            if f in batch:
+                summary.add_row(f"L_I {f} (batch statistics, as the training log)", f"{batch[f]:.3f} nats")
     tr = results.get("training")
     if tr and tr.get("images_per_s_median"):
         summary.add_row("training throughput (median)", f"{tr['images_per_s_median']:.0f} images/s")
     for name, value in results.items():
-        if name in ("run", "step", "data", "code_accuracy", "mutual_information", "training"):
+        if name in ("run", "step", "data", "code_accuracy", "mutual_information", "training", "not_applicable"):
             continue
         if isinstance(value, dict):
             for k, v in value.items():
                 if isinstance(v, int | float):
                     summary.add_row(f"{name}: {k}", f"{v:.4g}")
     console.print(summary)
+    for name, reason in results.get("not_applicable", {}).items():
+        console.print(f"not computed: {escape(name)} ({escape(reason)})")
     for f, r in results.get("code_accuracy", {}).items():
         conf = r["confusion"]
         table = Table(title=f"{f}: categories (rows) vs labels (columns); matched label in brackets")

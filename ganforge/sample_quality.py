@@ -66,6 +66,7 @@ class DomainFID(Metric):
     """Fréchet distance between real and generated images in the evaluator's 128-d feature space."""
 
     name = "domain_fid"
+    requires = "needs labelled data, at least 100 images"
 
     def applies(self, run: EvalRun) -> bool:
         return _labelled(run)
@@ -94,6 +95,7 @@ class ClassifierScore(Metric):
     """exp(E KL(p(y|x) ‖ p(y))) under the evaluator: the Inception-Score analogue, in [1, K]."""
 
     name = "classifier_score"
+    requires = "needs labelled data, at least 100 images"
 
     def applies(self, run: EvalRun) -> bool:
         return _labelled(run)
@@ -113,6 +115,7 @@ class LabelAccuracy(Metric):
     """Conditional models: share of samples generated for class y that the evaluator classifies as y."""
 
     name = "label_accuracy"
+    requires = "needs labelled data and a conditioning factor (CGAN)"
 
     def applies(self, run: EvalRun) -> bool:
         return _labelled(run) and run.spec.condition is not None

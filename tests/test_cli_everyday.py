@@ -194,3 +194,20 @@ def test_report_writes_a_one_run_html_report(run_dir: Path, tmp_path: Path, monk
     assert not (run_dir / "report").exists()  # nothing written into the run directory
     bad = runner.invoke(app, ["report", str(tmp_path)])
     assert bad.exit_code != 0 and "not a ganforge run directory" in bad.output
+
+
+def test_eval_names_unknown_metrics_lists_those_that_do_not_apply_and_both_l_i_modes(run_dir: Path) -> None:
+    bad = runner.invoke(app, ["eval", str(run_dir), "--metric", "nosuch"])
+    assert bad.exit_code != 0 and "--metric 'nosuch': no such metric; the metrics are: " in bad.output
+    assert "code_accuracy" in bad.output and "Traceback" not in bad.output
+    import json
+
+    result = runner.invoke(app, ["eval", str(run_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{"):])
+    assert report["not_applicable"]["domain_fid"] == "needs labelled data, at least 100 images"  # 64 images here
+    mi = report["mutual_information"]
+    assert mi["discrete"] == {"c1": True, "c2": False} and set(mi["L_I_batch_statistics"]) == {"c1", "c2"}
+    shown = runner.invoke(app, ["eval", str(run_dir)], env={"COLUMNS": "200"}).output
+    assert "L_I c1 (eval mode, ceiling H = 1.386)" in shown and "L_I c2 (eval mode)" in shown
+    assert "batch statistics, as the training log" in shown and "not computed: domain_fid" in shown

@@ -227,3 +227,13 @@ def test_offline_mnist_fails_in_one_line_with_both_ways_out(tmp_path: Path, monk
     assert len(errors) == 1, result.output
     assert "--data shapes" in errors[0] and "--set data.source=idx --set data.path=DIR" in errors[0]
     assert "set download = true" not in errors[0]  # download already was true: no wrong advice
+
+
+def test_h_is_shown_as_a_ceiling_only_for_discrete_codes() -> None:
+    from ganforge.compare import entropies, row_name
+
+    mi = {"L_I": {"c1": 2.2, "c2": 1.5}, "H": {"c1": 2.303, "c2": 0.693}, "discrete": {"c1": True, "c2": False}}
+    comparison = Comparison(Path("."), ["infogan"], [RunOutcome("infogan", 0, Path("."), None, {"mutual_information": mi}, [])],
+                            None, [0], [])
+    assert entropies(comparison) == {"c1": 2.303}
+    assert row_name("L_I/c1", comparison) == "L_I c1 (nats; H = 2.303)" and row_name("L_I/c2", comparison) == "L_I c2 (nats)"
