@@ -127,15 +127,28 @@ def run_method(run_dir: Path) -> str:
     return method
 
 
+def run_name(run_dir: Path) -> str:
+    """The ``run.name`` a run directory's recipe was trained under."""
+    name = read_toml(run_dir / RECIPE_FILE).get("run", {}).get("name", "run")
+    return name if isinstance(name, str) else "run"
+
+
 def plan_targets(names: list[str], registry: Registry, data: str = "mnist") -> list[Target]:
-    """Targets in the order given; run directories of the same method share a column."""
+    """Targets in the order given. Run directories of the same method share a column (its seeds), unless
+    they were trained from differently named recipes (vanilla_mnist vs wgan_gp_mnist, both method
+    ``vanilla``): then each recipe name is a column of its own."""
     if not names:
         raise GanforgeError("name at least one method (e.g. infogan vanilla cgan), recipe file or run directory")
     targets: dict[str, Target] = {}
+    dirs = [Path(n) for n in names if Path(n).is_dir()]
+    recipe_names: dict[str, set[str]] = {}
+    for d in dirs:
+        recipe_names.setdefault(run_method(d), set()).add(run_name(d))
     for name in names:
         path = Path(name)
         if path.is_dir():
-            label = run_method(path)
+            method = run_method(path)
+            label = method if len(recipe_names[method]) == 1 else run_name(path)
             target = targets.setdefault(label, Target(label))
             if target.recipe is not None:
                 raise GanforgeError(f"{name}: method {label!r} is also to be trained; compare one or the other")

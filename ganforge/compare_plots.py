@@ -101,7 +101,9 @@ def plot_scores(comparison: Any, path: Path) -> Path | None:
     axes = fig.subplots(1, 2)
     drawn = False
     for ax, term in zip(axes, ("D(x)", "D(G(z))"), strict=True):
-        drawn |= _lines(ax, comparison, [("critic", term)])
+        if not _lines(ax, comparison, [("critic", term)]):
+            continue  # runs from before these were logged
+        drawn = True
         ax.set_title(f"{term}: the critic on {'real' if term == 'D(x)' else 'generated'} images")
         ax.set_xlabel("generator step")
         ax.grid(alpha=0.3)

@@ -237,3 +237,16 @@ def test_h_is_shown_as_a_ceiling_only_for_discrete_codes() -> None:
                             None, [0], [])
     assert entropies(comparison) == {"c1": 2.303}
     assert row_name("L_I/c1", comparison) == "L_I c1 (nats; H = 2.303)" and row_name("L_I/c2", comparison) == "L_I c2 (nats)"
+
+
+def test_run_dirs_of_one_method_but_different_recipes_get_their_own_columns(full_registry: Registry, tmp_path: Path) -> None:
+    dirs = []
+    for recipe_name in ("vanilla_mnist", "wgan_gp_mnist", "vanilla_mnist"):
+        d = tmp_path / f"{recipe_name}-{len(dirs)}"
+        d.mkdir()
+        (d / "recipe.toml").write_text(tomli_w.dumps({"run": {"name": recipe_name}, "model": {"method": "vanilla"}}))
+        dirs.append(str(d))
+    targets = plan_targets(dirs, full_registry)
+    assert [(t.label, len(t.runs)) for t in targets] == [("vanilla_mnist", 2), ("wgan_gp_mnist", 1)]
+    same = plan_targets([dirs[0], dirs[2]], full_registry)
+    assert [(t.label, len(t.runs)) for t in same] == [("vanilla", 2)]  # one recipe: the method names the column
