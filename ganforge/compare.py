@@ -351,6 +351,10 @@ def run_numbers(outcome: RunOutcome) -> dict[str, float]:
         out["images_per_s"] = r["training"]["images_per_s_median"]
     if outcome.wall_s is not None:
         out["wall_s"] = outcome.wall_s
+    shown = {"code_accuracy", "mutual_information", *ROWS}
+    for name, head in (r.get("headlines") or {}).items():  # any other metric (a plugin's): its headline number
+        if name not in shown:
+            out[name] = head["value"]
     return out
 
 
@@ -366,6 +370,8 @@ def table(comparison: Comparison) -> dict[str, dict[str, dict[str, Any]]]:
     for prefix in ROWS:
         for numbers in (n for rows in per_label.values() for n in rows):
             keys += [key for key in numbers if key.split("/")[0] == prefix and key not in keys]
+    for numbers in (n for rows in per_label.values() for n in rows):  # then any other metric, in name order
+        keys += sorted(key for key in numbers if key.split("/")[0] not in ROWS and key not in keys)
     return {key: {label: spread([n[key] for n in rows if key in n])
                   for label, rows in per_label.items() if any(key in n for n in rows)}
             for key in keys}
@@ -384,6 +390,8 @@ def entropies(comparison: Comparison) -> dict[str, float]:
 
 def row_name(key: str, comparison: Comparison) -> str:
     prefix, _, factor = key.partition("/")
+    if prefix not in ROWS:
+        return key  # a metric the core has no display name for (a plugin's): its registered name
     name = ROWS[prefix][0]
     ceilings = entropies(comparison)
     if prefix == "L_I" and factor not in ceilings:
@@ -395,7 +403,7 @@ def cell(key: str, stat: dict[str, Any] | None) -> str:
     """``median`` alone, or ``median (min–max)`` over several seeds; ``–`` when the metric does not apply."""
     if stat is None:
         return "–"
-    fmt = ROWS[key.split("/")[0]][1]
+    fmt = ROWS.get(key.split("/")[0], ("", "{:.4g}"))[1]
     text = fmt.format(stat["median"])
     if len(stat["values"]) > 1:
         text += f" ({fmt.format(stat['min'])}–{fmt.format(stat['max'])})"

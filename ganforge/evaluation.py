@@ -225,6 +225,10 @@ def evaluate(run_dir: str | Path, registry: Registry, overrides: list[str] | tup
             metric: Metric = entry.build(entry.options())
             if metric.applies(run):
                 results[name] = metric.compute(run)
+                value = metric.headline(results[name])
+                if value is not None:  # one number per metric, so tables can show any metric (third-party ones too)
+                    results.setdefault("headlines", {})[name] = {"value": float(value),
+                                                                 "higher_is_better": metric.higher_is_better}
             else:
                 results.setdefault("not_applicable", {})[name] = metric.requires or "does not apply to this run"
     return results

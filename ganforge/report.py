@@ -30,7 +30,7 @@ def print_eval(results: dict[str, Any], console: Console | None = None) -> None:
     if tr and tr.get("images_per_s_median"):
         summary.add_row("training throughput (median)", f"{tr['images_per_s_median']:.0f} images/s")
     for name, value in results.items():
-        if name in ("run", "step", "data", "code_accuracy", "mutual_information", "training", "not_applicable"):
+        if name in ("run", "step", "data", "code_accuracy", "mutual_information", "training", "not_applicable", "headlines"):
             continue
         if isinstance(value, dict):
             for k, v in value.items():

@@ -69,6 +69,15 @@ def pictures(comparison: Comparison, report_dir: Path) -> dict[str, list[tuple[s
     return out
 
 
+def _display_width(path: Path) -> int:
+    """A grid's width on the page: up to 4× its pixels (nearest neighbour: CSS pixelated), at most 1200 px."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        width = img.width
+    return width * max(1, min(4, 1200 // max(width, 1)))
+
+
 def _b64(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
@@ -109,7 +118,7 @@ th { background: #f0f0f0; }
 .methods { display: flex; gap: 24px; flex-wrap: wrap; align-items: flex-start; }
 .method { border: 1px solid #ddd; padding: 8px; } .method h3 { margin: 0 0 6px 0; }
 figure { margin: 0 0 10px 0; } figcaption { font-size: 0.85em; color: #555; max-width: 320px; }
-img.grid { image-rendering: pixelated; width: 300px; } img.plot { max-width: 100%; }
+img.grid { image-rendering: pixelated; max-width: 100%; } img.plot { max-width: 100%; }
 """
 
 
@@ -125,8 +134,8 @@ def render_html(comparison: Comparison, plots: dict[str, Path | None], pics: dic
                    for title, path in plots.items() if path is not None)
     cards = "".join(
         f'<div class="method"><h3>{e(label)}</h3>'
-        + "".join(f'<figure><img class="grid" src="{_b64(p)}" alt="{e(c)}"><figcaption>{e(c)}</figcaption></figure>'
-                  for c, p in items)
+        + "".join(f'<figure><img class="grid" style="width: {_display_width(p)}px" src="{_b64(p)}" alt="{e(c)}">'
+                  f'<figcaption>{e(c)}</figcaption></figure>' for c, p in items)
         + "</div>"
         for label, items in pics.items())
     runs = "".join(f"<li>{e(o.label)} seed {o.seed}: <code>{e(str(o.run_dir))}</code></li>" for o in comparison.outcomes)

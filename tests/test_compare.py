@@ -250,3 +250,40 @@ def test_run_dirs_of_one_method_but_different_recipes_get_their_own_columns(full
     assert [(t.label, len(t.runs)) for t in targets] == [("vanilla_mnist", 2), ("wgan_gp_mnist", 1)]
     same = plan_targets([dirs[0], dirs[2]], full_registry)
     assert [(t.label, len(t.runs)) for t in same] == [("vanilla", 2)]  # one recipe: the method names the column
+
+
+def test_a_third_party_metric_appears_in_eval_the_compare_table_and_the_html(tmp_path: Path, monkeypatch: Any) -> None:
+    """A metric registered through register_metrics, with no change to the core: its headline number is a
+    row of the compare table (terminal and HTML) and a field of eval's results."""
+    import types
+
+    import ganforge
+    from ganforge.compare import run_comparison
+    from ganforge.report_html import write_report
+    from ganforge.testing import make_registry
+
+    class Sharpness(ganforge.Metric):
+        name = "sharpness"
+        higher_is_better = True
+
+        def applies(self, run: Any) -> bool:
+            return True
+
+        def compute(self, run: Any) -> dict[str, Any]:
+            return {"mean_abs_pixel": 0.42}
+
+        def headline(self, result: dict[str, Any]) -> float | None:
+            return result["mean_abs_pixel"]
+
+    def register_metrics(register: Any) -> None:
+        register("sharpness", Sharpness, help="mean |pixel| of the samples")
+
+    plugin = types.SimpleNamespace(register_metrics=ganforge.hookimpl(register_metrics))
+    registry = make_registry([("sharp", plugin)])
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
+    info = _recipes(tmp_path)[0]
+    comparison = run_comparison([info], registry, steps=2, out=tmp_path / "cmp", progress=False, say=lambda m: None)
+    assert comparison.outcomes[0].results["sharpness"] == {"mean_abs_pixel": 0.42}
+    assert table(comparison)["sharpness"]["info"]["median"] == 0.42
+    html = write_report(comparison, tmp_path / "cmp" / "report").read_text()
+    assert "<td>sharpness</td>" in html and ">0.42<" in html
