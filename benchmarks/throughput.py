@@ -132,12 +132,11 @@ class ReferenceStep:
 # --- ganforge's engine ---------------------------------------------------------------------------
 def ganforge_step(data_dir: Path, overrides: list[str]) -> Callable[[], None]:
     from ganforge.engine import Trainer, load_data
-    from ganforge.recipe import apply_override, read_toml, resolve
+    from ganforge.recipe import apply_overrides, read_toml, resolve
     from ganforge.registry import load_registry
 
     raw = read_toml(ROOT / "recipes" / "infogan_mnist.toml")
-    for o in ["data.source=idx", f"data.path={data_dir}", f"data.batch_size={BATCH}", *overrides]:
-        apply_override(raw, o)
+    apply_overrides(raw, ["data.source=idx", f"data.path={data_dir}", f"data.batch_size={BATCH}", *overrides])
     resolved = resolve(raw, load_registry(), "benchmark")
     trainer = Trainer(resolved, load_data(resolved), torch.device("cpu"))
     return trainer.train_step
