@@ -9,7 +9,6 @@ latent traversals side by side.
 from __future__ import annotations
 
 import base64
-import html
 import json
 import shutil
 import time
@@ -24,8 +23,8 @@ from ganforge.runs import RECIPE_FILE
 
 NOTES = [
     "L_I is the variational lower bound H(c) − E[−log Q(c | G(z, c))] on the mutual information between a code "
-    "and the images, in nats, measured on 5,000 fresh samples with the final Q; H(c) is its ceiling (ln 10 = "
-    "2.303 for a 10-way code).",
+    "and the images, in nats, measured on 5,000 fresh samples with the final Q; for a discrete code H(c) is its "
+    "ceiling (ln 10 = 2.303 for a 10-way code); a continuous code has none.",
     "Code accuracy: argmax of Q on the real images, matched one-to-one to the labels (Hungarian).",
     "Domain FID and classifier score are computed in the feature space of ganforge's evaluator, a small CNN "
     "trained on this data's labelled images: they compare methods on the same data, and are not ImageNet-"
@@ -108,47 +107,21 @@ def render_markdown(comparison: Comparison, plots: dict[str, Path | None], pics:
     return "\n".join(lines) + "\n"
 
 
-CSS = """
-body { font-family: system-ui, sans-serif; margin: 24px; color: #222; max-width: 1400px; }
-h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }
-code { background: #f4f4f4; padding: 2px 4px; }
-table { border-collapse: collapse; margin: 12px 0; }
-th, td { border: 1px solid #ccc; padding: 4px 10px; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-th { background: #f0f0f0; }
-.methods { display: flex; gap: 24px; flex-wrap: wrap; align-items: flex-start; }
-.method { border: 1px solid #ddd; padding: 8px; } .method h3 { margin: 0 0 6px 0; }
-figure { margin: 0 0 10px 0; } figcaption { font-size: 0.85em; color: #555; max-width: 320px; }
-img.grid { image-rendering: pixelated; max-width: 100%; } img.plot { max-width: 100%; }
-"""
-
-
 def render_html(comparison: Comparison, plots: dict[str, Path | None], pics: dict[str, list[tuple[str, Path]]],
                 command: str) -> str:
-    e = html.escape
-    head = "".join(f"<th>{e(label)}</th>" for label in comparison.labels)
-    body = "".join(f"<tr><td>{e(name)}</td>" + "".join(f'<td class="num">{e(c)}</td>' for c in cells) + "</tr>"
-                   for name, cells in _rows(comparison))
-    refs = "".join(f"<li>{e(k)}: {v:.4g}</li>" for k, v in references(comparison).items())
-    notes = "".join(f"<li>{e(n)}</li>" for n in NOTES)
-    figs = "".join(f'<h2>{e(title)}</h2><img class="plot" src="{_b64(path)}" alt="{e(title)}">'
-                   for title, path in plots.items() if path is not None)
-    cards = "".join(
-        f'<div class="method"><h3>{e(label)}</h3>'
-        + "".join(f'<figure><img class="grid" style="width: {_display_width(p)}px" src="{_b64(p)}" alt="{e(c)}">'
-                  f'<figcaption>{e(c)}</figcaption></figure>' for c, p in items)
-        + "</div>"
-        for label, items in pics.items())
-    runs = "".join(f"<li>{e(o.label)} seed {o.seed}: <code>{e(str(o.run_dir))}</code></li>" for o in comparison.outcomes)
-    data = comparison.outcomes[0].results.get("data", "") if comparison.outcomes else ""
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>ganforge compare</title>"
-            f"<style>{CSS}</style></head><body>"
-            f"<h1>ganforge compare: {e(', '.join(comparison.labels))}</h1>"
-            + (f"<p class='mixed'><strong>Mixed data (--allow-mixed): these runs trained on different data, so their "
-               f"numbers are not comparable:</strong> {e('; '.join(comparison.mixed))}</p>" if comparison.mixed else "")
-            + f"<p><code>{e(command)}</code><br>data: {e(data)} · written {e(time.strftime('%Y-%m-%d %H:%M'))}</p>"
-            f"<table><tr><th>metric</th>{head}</tr>{body}</table><ul>{refs}</ul><ul>{notes}</ul>"
-            f"{figs}<h2>Samples and traversals (final step)</h2><div class='methods'>{cards}</div>"
-            f"<h2>Runs</h2><ul>{runs}</ul></body></html>\n")
+    """``report.html`` from the Jinja2 template ``templates/report/report.html.j2`` (autoescaped)."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("ganforge", "templates/report"),
+                             autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return env.get_template("report.html.j2").render(
+        labels=comparison.labels, mixed=comparison.mixed, command=command,
+        data=comparison.outcomes[0].results.get("data", "") if comparison.outcomes else "",
+        written=time.strftime("%Y-%m-%d %H:%M"), rows=_rows(comparison), references=list(references(comparison).items()),
+        notes=NOTES, plots=[(title, _b64(path)) for title, path in plots.items() if path is not None],
+        pictures=[(label, [(c, _b64(p), _display_width(p)) for c, p in items]) for label, items in pics.items()],
+        outcomes=[{"label": o.label, "seed": o.seed, "run_dir": str(o.run_dir)} for o in comparison.outcomes],
+    )
 
 
 def write_report(comparison: Comparison, report_dir: Path) -> Path:
