@@ -17,7 +17,8 @@ Each phase is a small ``nn.Module`` whose ``forward`` does the phase's whole com
 its loss: the engine (``engine.py``) wraps it in ``DistributedDataParallel`` when several processes
 train, calls ``backward()`` and steps the optimizer, and owns everything else (precision, devices,
 logging, checkpoints). Loss terms are logged under their owner's name: ``critic/adv`` for the
-objective, ``critic/<regularizer>/<term>`` for a regularizer, so no two terms can overwrite each other.
+objective, ``critic/<regularizer>/<term>`` for a regularizer, so no two terms can overwrite each other;
+``critic/D(x)`` and ``critic/D(G(z))`` are the critic's mean output on the real and the generated batch.
 """
 
 from __future__ import annotations
