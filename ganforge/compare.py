@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ganforge.checkpoint import atomic_write
+from ganforge.checkpoint import atomic_write, list_checkpoints
 from ganforge.errors import DataError, GanforgeError
 from ganforge.recipe import apply_overrides, read_toml, resolve
 from ganforge.registry import Registry
@@ -51,6 +51,7 @@ class RunOutcome:
     wall_s: float | None
     results: dict[str, Any]
     log: list[dict[str, Any]]
+    accuracy_by_step: dict[int, dict[str, float]] = field(default_factory=dict)  # kept checkpoint → code → accuracy
 
 
 @dataclass
@@ -299,8 +300,16 @@ def run_comparison(names: list[str], registry: Registry, *, overrides: list[str]
         say(f"evaluating {label} seed {seed} ({run_dir})")
         # a finished run given by its directory is evaluated with the --set overrides (e.g. its data's new path),
         # as `ganforge eval` would; runs trained here already hold them in their recipe
-        results = evaluate(run_dir, registry, overrides if run_dir in reused else (), device=eval_device)
-        outcomes.append(RunOutcome(label, seed, run_dir, wall, results, read_log(run_dir)))
+        sets = overrides if run_dir in reused else ()
+        results = evaluate(run_dir, registry, sets, device=eval_device)
+        by_step: dict[int, dict[str, float]] = {}
+        if "code_accuracy" in results:  # labels and a discrete code: the accuracy at every kept checkpoint
+            for sidecar in list_checkpoints(run_dir / "checkpoints"):
+                step = int(sidecar.stem.removeprefix("step-"))
+                got = results if step == results["step"] else evaluate(run_dir, registry, sets, device=eval_device,
+                                                                         only=["code_accuracy"], step=step)
+                by_step[step] = {f: v["accuracy"] for f, v in got.get("code_accuracy", {}).items()}
+        outcomes.append(RunOutcome(label, seed, run_dir, wall, results, read_log(run_dir), by_step))
     command = shlex.join(["ganforge", "compare", *names, *(a for o in overrides for a in ("--set", o)),
                           *(["--steps", str(steps)] if steps else []), "--seeds", *map(str, seeds), "--out", str(out_dir)])
     return Comparison(out_dir, [t.label for t in targets], outcomes, steps, seeds, overrides, command,
@@ -411,15 +420,20 @@ def cell(key: str, stat: dict[str, Any] | None) -> str:
 
 
 def references(comparison: Comparison) -> dict[str, float]:
-    """Properties of the data, not of a method: evaluator accuracy, real-vs-real FID, real classifier score."""
+    """Properties of the data, not of a method: evaluator accuracy, real-vs-real FID, real classifier score.
+
+    One set per data set the runs used (named by the data when there are several, with --allow-mixed),
+    since each data set has its own evaluator."""
     out: dict[str, float] = {}
+    datasets = {o.results.get("data", "") for o in comparison.outcomes}
     for o in comparison.outcomes:
         r = o.results
+        tag = f" ({r.get('data', '')})" if len(datasets) > 1 else ""
         if "domain_fid" in r:
-            out["evaluator held-out accuracy"] = r["domain_fid"]["evaluator_heldout_accuracy"]
-            out["domain FID, real vs real halves"] = r["domain_fid"]["real_vs_real"]
+            out[f"evaluator held-out accuracy{tag}"] = r["domain_fid"]["evaluator_heldout_accuracy"]
+            out[f"domain FID, real vs real halves{tag}"] = r["domain_fid"]["real_vs_real"]
         if "classifier_score" in r:
-            out["classifier score of real images"] = r["classifier_score"]["real"]
+            out[f"classifier score of real images{tag}"] = r["classifier_score"]["real"]
     return out
 
 

@@ -111,6 +111,31 @@ def plot_scores(comparison: Any, path: Path) -> Path | None:
     return _save(fig, path) if drawn else None
 
 
+def plot_code_accuracy(comparison: Any, path: Path) -> Path | None:
+    """Each discrete code's accuracy at every kept checkpoint, one line per method (median over seeds)."""
+    from matplotlib.figure import Figure
+
+    factors = sorted({f for o in comparison.outcomes for acc in o.accuracy_by_step.values() for f in acc})
+    if not factors:
+        return None
+    fig = Figure(figsize=(4.6 * len(factors), 3.6), layout="constrained")
+    for ax, f in zip(fig.subplots(1, len(factors), squeeze=False)[0], factors, strict=True):
+        for i, label in enumerate(comparison.labels):
+            runs = [{s: a[f] for s, a in o.accuracy_by_step.items() if f in a} for o in comparison.of(label)]
+            runs = [r for r in runs if r]
+            if runs:
+                steps, med, lo, hi = band(runs)
+                ax.plot(steps, med, marker="o", label=label, color=COLORS[i % len(COLORS)])
+                if len(runs) > 1:
+                    ax.fill_between(steps, lo, hi, color=COLORS[i % len(COLORS)], alpha=0.2, linewidth=0)
+        ax.set_title(f"code accuracy of {f} at the kept checkpoints")
+        ax.set_xlabel("generator step")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
 def plot_losses(comparison: Any, path: Path) -> Path:
     """The critic's and the generator's adversarial loss over steps, one line per method."""
     from matplotlib.figure import Figure

@@ -17,7 +17,7 @@ from typing import Any
 
 from ganforge.checkpoint import atomic_write
 from ganforge.compare import Comparison, as_json, cell, entropies, references, row_name, table
-from ganforge.compare_plots import plot_losses, plot_mutual_information, plot_scores
+from ganforge.compare_plots import plot_code_accuracy, plot_losses, plot_mutual_information, plot_scores
 from ganforge.recipe import read_toml
 from ganforge.runs import RECIPE_FILE
 
@@ -131,6 +131,7 @@ def write_report(comparison: Comparison, report_dir: Path) -> Path:
         "L_I over training steps": plot_mutual_information(comparison, entropies(comparison), report_dir / "mutual_information.png"),
         "Loss curves": plot_losses(comparison, report_dir / "losses.png"),
         "D(x) and D(G(z)) over training": plot_scores(comparison, report_dir / "critic_scores.png"),
+        "Code accuracy over checkpoints": plot_code_accuracy(comparison, report_dir / "code_accuracy.png"),
     }
     pics = pictures(comparison, report_dir)
     atomic_write(report_dir / "results.json", json.dumps(as_json(comparison, report_dir), indent=2, default=str).encode())

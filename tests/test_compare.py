@@ -167,6 +167,7 @@ def test_compare_end_to_end(tmp_path: Path, monkeypatch: Any) -> None:
     assert '"step": 4' in (out / "runs" / "info-seed1" / "metrics.jsonl").read_text()  # --steps reached every run
     html = (out / "report" / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 2 + 3 * 2  # two plots, a grid and a traversal per method
+    assert "Code accuracy over checkpoints" in html and (out / "report" / "code_accuracy.png").is_file()
     assert 'src="http' not in html and 'src="/' not in html  # self-contained
     for name in ("report.md", "mutual_information.png", "losses.png", "results.json"):
         assert (out / "report" / name).is_file(), name
@@ -210,6 +211,7 @@ def test_allow_mixed_compares_anyway_and_the_report_says_so(tmp_path: Path, monk
     assert result.exit_code == 0, result.output
     html = (tmp_path / "cmp" / "report" / "report.html").read_text()
     assert html.index("Mixed data (--allow-mixed)") < html.index("<table")
+    assert html.count("evaluator held-out accuracy (") == 2  # one evaluator per data set, each named
     assert "Mixed data" in (tmp_path / "cmp" / "report" / "report.md").read_text().splitlines()[2]
 
 
