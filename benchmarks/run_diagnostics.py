@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from ganforge.engine import load_data
+from ganforge.trainer import load_data
 from ganforge.evaluation import CodeAccuracy, EvalRun
 from ganforge.evaluator import evaluator_for
 from ganforge.factor_metrics import MutualInformationGap

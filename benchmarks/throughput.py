@@ -131,7 +131,7 @@ class ReferenceStep:
 
 # --- ganforge's engine ---------------------------------------------------------------------------
 def ganforge_step(data_dir: Path, overrides: list[str]) -> Callable[[], None]:
-    from ganforge.engine import Trainer, load_data
+    from ganforge.trainer import Trainer, load_data
     from ganforge.recipe import apply_overrides, read_toml, resolve
     from ganforge.registry import load_registry
 

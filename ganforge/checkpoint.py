@@ -277,7 +277,7 @@ def _is_int(value: Any, low: int = 0) -> bool:
 
 def check_training_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any], source: Path) -> None:
     """Refuse a self-consistent but forged or foreign checkpoint before any of it is loaded: the fields
-    :meth:`ganforge.engine.Trainer.load_state` reads, with the types and shapes it needs."""
+    :meth:`ganforge.trainer.Trainer.load_state` reads, with the types and shapes it needs."""
     def bad(what: str) -> CheckpointError:
         return CheckpointError(f"{source}: checkpoint {what}")
 

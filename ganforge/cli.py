@@ -260,11 +260,8 @@ def sample(
     """Draw a grid of samples from a trained run's generator (optionally with some codes fixed)."""
     import math
 
-    import torch
-
     from ganforge.devices import select_device
-    from ganforge.latent import LatentBatch
-    from ganforge.pictures import fix_codes, generate, save_grid
+    from ganforge.pictures import sample_with_codes, save_grid
     from ganforge.runs import load_run
 
     fixed = _codes(code)
@@ -274,14 +271,11 @@ def sample(
     if unknown:
         raise GanforgeError(f"--code {unknown[0]}: the run has no such factor; factors: "
                             f"{', '.join(f.name for f in spec.factors) or 'none'}")
-    latent = spec.sample(n, torch.Generator().manual_seed(seed), "cpu")
     try:
-        latent = fix_codes(spec, latent, fixed)
+        images = sample_with_codes(loaded.system.generator, spec, n, seed, fixed)
     except ValueError as exc:
         raise GanforgeError(f"--code: {exc}") from None
-    dev = next(loaded.system.generator.parameters()).device
-    latent = LatentBatch(latent.noise.to(dev), {k: v.to(dev) for k, v in latent.codes.items()})
-    save_grid(generate(loaded.system.generator, spec, latent), out, nrow=max(1, int(math.sqrt(n))))
+    save_grid(images, out, nrow=max(1, int(math.sqrt(n))))
     what = ", ".join(f"{k} = {v:g}" for k, v in fixed.items())
     typer.echo(f"wrote {n} samples from step {loaded.step}{' with ' + what if what else ''} to {out}")
 
@@ -366,8 +360,6 @@ def report(
     from ganforge.compare import run_comparison
     from ganforge.report_html import write_report
 
-    if not (run_dir / "recipe.toml").is_file():
-        raise GanforgeError(f"{run_dir}: not a ganforge run directory (no recipe.toml)")
     folder = out or Path(f"report-{run_dir.resolve().name}")
     comparison = run_comparison([str(run_dir)], _registry(), overrides=set_ or [], out=folder, device=device,
                                 progress=False, say=lambda m: typer.echo(m, err=True))

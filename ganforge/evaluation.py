@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ganforge.engine import load_data
+from ganforge.trainer import load_data
 from ganforge.errors import GanforgeError
 from ganforge.interfaces import ImageData, Metric
 from ganforge.registry import Registry

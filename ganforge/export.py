@@ -16,7 +16,6 @@ import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from safetensors.torch import save as st_save
@@ -25,7 +24,7 @@ from torch import Tensor
 from ganforge import __version__, checkpoint
 from ganforge.errors import CheckpointError, GanforgeError
 from ganforge.interfaces import BuildContext, Generator
-from ganforge.latent import LatentBatch, LatentSpec
+from ganforge.latent import LatentSpec
 from ganforge.registry import Registry, load_registry
 from ganforge.safefiles import UnsafeFile, loads_json, read_bounded
 
@@ -72,16 +71,13 @@ class ExportedGenerator:
     def sample(self, n: int, codes: dict[str, float] | None = None, seed: int = 0) -> Tensor:
         """``n`` images ``(n, C, H, W)`` in ``[0, 1]``; ``codes`` fixes factors by name (a class index for a
         categorical code, a value for a continuous one); the rest of the latent comes from ``seed``."""
-        from ganforge.pictures import fix_codes, generate
+        from ganforge.pictures import sample_with_codes
 
-        latent = self.spec.sample(n, torch.Generator().manual_seed(seed), "cpu")
         unknown = sorted(set(codes or {}) - {f.name for f in self.spec.factors})
         if unknown:
             raise ValueError(f"no latent factor {unknown[0]!r}; factors: {', '.join(f.name for f in self.spec.factors)}")
-        latent = fix_codes(self.spec, latent, dict(codes or {}))
-        device = next(self.generator.parameters()).device
-        latent = LatentBatch(latent.noise.to(device), {k: v.to(device) for k, v in latent.codes.items()})
-        return generate(self.generator, self.spec, latent).add(1).div(2).clamp(0, 1).cpu()
+        images = sample_with_codes(self.generator, self.spec, n, seed, dict(codes or {}))  # (n, C, H, W) in [-1, 1]
+        return images.add(1).div(2).clamp(0, 1).cpu()
 
 
 def load_generator(path: str | Path, registry: Registry | None = None, device: str = "cpu") -> ExportedGenerator:

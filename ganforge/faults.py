@@ -74,7 +74,7 @@ def nonfinite_at(step: int, where: Literal["loss", "weights"] = "loss", value: f
     """Right after training step ``step`` (at most ``times`` times in the block, e.g. again after a
     rollback replays it), put ``value`` into the critic's adversarial loss term's running sum (``"loss"``) or
     into the generator's first weight (``"weights"``). Yields the list of steps it fired at."""
-    from ganforge.engine import Trainer
+    from ganforge.trainer import Trainer
 
     real_step = Trainer.train_step
     fired: list[int] = []

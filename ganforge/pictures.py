@@ -78,6 +78,14 @@ def save_traversal(generator: Generator, spec: LatentSpec, factor: str, path: Pa
     return save_grid(images, path, nrow=cols)
 
 
+def sample_with_codes(generator: Generator, spec: LatentSpec, n: int, seed: int, codes: dict[str, float]) -> Tensor:
+    """``n`` images in ``[-1, 1]`` from a latent drawn with ``seed``, the factors in ``codes`` fixed
+    (:func:`fix_codes`; a ``ValueError`` names a bad value)."""
+    latent = fix_codes(spec, spec.sample(n, torch.Generator().manual_seed(seed), "cpu"), codes)
+    device = next(generator.parameters()).device
+    return generate(generator, spec, LatentBatch(latent.noise.to(device), {k: v.to(device) for k, v in latent.codes.items()}))
+
+
 def fix_codes(spec: LatentSpec, latent: LatentBatch, values: dict[str, float]) -> LatentBatch:
     """``latent`` with each factor named in ``values`` set to that value in every row.
 

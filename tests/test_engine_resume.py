@@ -225,7 +225,7 @@ def test_forged_metadata_is_refused_or_loads_cleanly(trained: tuple[Any, dict[st
                                                      path: tuple[Any, ...], value: Any) -> None:
     """Any value at any field the trainer reads: ``check_training_state`` refuses it, or the trainer
     loads it, or refuses it itself; always as a CheckpointError, never another exception (a traceback)."""
-    from ganforge.engine import Trainer, load_data
+    from ganforge.trainer import Trainer, load_data
     from ganforge.errors import CheckpointError
 
     resolved, tensors, meta = trained

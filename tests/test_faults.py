@@ -230,7 +230,7 @@ def test_first_signal_requests_a_stop_second_sigint_stops_at_once() -> None:
 def test_interrupt_saves_a_checkpoint_and_exits_with_the_signal_code(tiny_raw: dict[str, Any], registry: Any,
                                                                      tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A SIGTERM during step 5 (between checkpoints): step 5 is saved, exit code 143, resume is exact."""
-    from ganforge.engine import Trainer
+    from ganforge.trainer import Trainer
 
     tiny_raw["train"].update(steps=9)
     real_step = Trainer.train_step
@@ -257,7 +257,7 @@ def test_interrupt_saves_a_checkpoint_and_exits_with_the_signal_code(tiny_raw: d
 # --- reproducibility -------------------------------------------------------------------------------
 def test_deterministic_option_switches_deterministic_algorithms_on_during_the_run(
         tiny_raw: dict[str, Any], registry: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ganforge.engine import Trainer
+    from ganforge.trainer import Trainer
 
     seen: list[bool] = []
     real_step = Trainer.train_step

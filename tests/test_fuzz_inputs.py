@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from ganforge.builtins.options import IdxOptions
 from ganforge.cli import app
 from ganforge.data.idx import load as load_idx
-from ganforge.engine import Trainer, load_data
+from ganforge.trainer import Trainer, load_data
 from ganforge.errors import DataError, GanforgeError, RecipeError
 from ganforge.interfaces import DataContext
 from ganforge.recipe import apply_override, load_recipe, resolve

@@ -14,7 +14,7 @@ from torch import nn
 
 import ganforge
 from ganforge import checkpoint
-from ganforge.engine import Trainer, load_data
+from ganforge.trainer import Trainer, load_data
 from ganforge.errors import PluginError, RecipeError
 from ganforge.recipe import resolve
 from ganforge.step import combine

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import torch
 
-from ganforge.engine import Trainer, load_data
+from ganforge.trainer import Trainer, load_data
 from ganforge.errors import PluginError, RecipeError
 from ganforge.pictures import generate
 from ganforge.recipe import resolve

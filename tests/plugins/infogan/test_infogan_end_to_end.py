@@ -11,7 +11,7 @@ import torch
 from typer.testing import CliRunner
 
 from ganforge.cli import app
-from ganforge.engine import Trainer, load_data
+from ganforge.trainer import Trainer, load_data
 from ganforge.recipe import resolve
 from ganforge.registry import load_registry
 from ganforge.testing import tiny_recipe

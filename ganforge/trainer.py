@@ -1,0 +1,251 @@
+"""A run's trainable state and one iteration of it: networks, the two phases of ``step.py``, optimizers,
+the data stream, the RNGs, the step counter, running metric sums, and exact save / restore.
+
+``Trainer`` feeds each phase a real and a latent batch, runs ``backward()`` and the optimizer step; the
+loop around it (logging, samples, checkpoints, signals, resume rules) is ``engine.py``.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ganforge import checkpoint
+from ganforge.data.stream import BatchStream
+from ganforge.devices import autocast_dtype
+from ganforge.distributed import World, sync_batch_norm
+from ganforge.errors import CheckpointError, GanforgeError
+from ganforge.interfaces import DataContext, ImageData
+from ganforge.latent import LatentBatch
+from ganforge.recipe import Resolved
+from ganforge.step import CriticStep, GeneratorStep, StepResult
+from ganforge.system import System, blame, build_system
+
+
+def load_data(resolved: Resolved, cache_dir: str = "~/.cache/ganforge") -> ImageData:
+    """Build the recipe's data source (and apply ``data.limit``)."""
+    entry, options = resolved.data
+    ctx = DataContext(seed=resolved.recipe.run.seed, cache_dir=cache_dir, recipe_dir=str(Path(resolved.source).parent))
+    with blame(entry.plugin, f"loading data source {entry.name!r}"):
+        data: ImageData = entry.build(options, ctx)
+    limit = resolved.recipe.data.limit
+    if limit is not None and limit < len(data):
+        data = ImageData(data.images[:limit], None if data.labels is None else data.labels[:limit], data.num_classes,
+                         None if data.factors is None else {k: v[:limit] for k, v in data.factors.items()},
+                         data.factor_kinds, data.description + f", first {limit}", data.render_factors)
+    return data
+
+
+@dataclass
+class Optimizers:
+    generator: torch.optim.Adam
+    critic: torch.optim.Adam
+
+
+def make_optimizers(system: System, resolved: Resolved) -> Optimizers:
+    """One Adam per network; each regularizer's parameters join the optimizer it names."""
+    opt = resolved.recipe.optim
+    g_params = list(system.generator.parameters())
+    d_params = list(system.critic.parameters())
+    for reg in system.regularizers.values():
+        (g_params if reg.optimizer == "generator" else d_params).extend(reg.parameters())
+
+    def adam(params: list, cfg: Any) -> torch.optim.Adam:
+        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+
+    return Optimizers(adam(g_params, opt.generator), adam(d_params, opt.critic))
+
+
+def speed_up(system: System, channels_last: bool, compile_: bool) -> None:
+    """Layout and compilation choices that change speed, never the maths (up to float rounding).
+
+    Channels-last conv weights make oneDNN/cuDNN produce channels-last activations, which batch norm
+    and the next convolution process several times faster than NCHW on this kind of CPU
+    (``benchmarks/throughput.py``). Parameters change layout in place, so optimizers keep them.
+    Compiling wraps the generator's ``forward`` and the critic's ``features``/``head`` per instance,
+    so state-dict keys (and checkpoints) stay the same.
+    """
+    if channels_last:
+        for module in system.modules().values():
+            module.to(memory_format=torch.channels_last)
+    if compile_:
+        system.generator.compile()
+        critic = system.critic
+        critic.features = torch.compile(critic.features)  # type: ignore[method-assign]
+        critic.head = torch.compile(critic.head)  # type: ignore[method-assign]
+
+
+class Trainer:
+    """One run's state: networks, the two phases of ``step.py``, optimizers, data stream, RNGs, step counter.
+
+    It supplies each phase with its data (a real batch, a latent batch from the run's seeded generator),
+    runs ``backward()`` and the optimizer step, and keeps the logged terms' running sums on the device.
+    """
+
+    def __init__(self, resolved: Resolved, data: ImageData, device: torch.device, world: World | None = None) -> None:
+        self.resolved = resolved
+        self.world = world or World()  # a single process unless torchrun started several (ganforge/distributed.py)
+        self.recipe = resolved.recipe
+        self.device = device
+        seed = self.recipe.run.seed
+        torch.manual_seed(seed)  # weight initialisation
+        self.system = build_system(resolved, data.image_shape, data.num_classes).to(device)
+        if self.recipe.train.sync_batch_norm:
+            sync_batch_norm(self.system.modules(), device)
+        self.opt = make_optimizers(self.system, resolved)
+        speed_up(self.system, self.recipe.train.channels_last, self.recipe.train.compile)
+        if self.system.spec.condition is not None and data.labels is None:
+            raise GanforgeError(f"latent factor {self.system.spec.condition.name!r} conditions the critic on labels, "
+                                f"but the data ({data.description}) has none")
+        # each phase's trainable modules; under torchrun, DistributedDataParallel averages their gradients
+        lazy = {side: any(self.system.every[k] > 1 and any(True for _ in r.parameters())
+                          for k, r in self.system.side(side).items()) for side in ("critic", "generator")}
+        self.critic_phase = self.world.wrap(CriticStep(self.system, self.recipe.train.joint_critic_pass), lazy["critic"])
+        self.generator_phase = self.world.wrap(GeneratorStep(self.system), lazy["generator"])
+        self.stream = BatchStream(data, self.world.local_batch(self.recipe.data.batch_size), seed, device,
+                                  self.world.rank, self.world.world_size)
+        self.latent_rng = torch.Generator(device=device).manual_seed(seed + 1)
+        self.autocast = autocast_dtype(self.recipe.train.precision, device)
+        self.step = 0
+        self.rollbacks = 0  # NaN/Inf rollbacks so far in this run (train.on_nonfinite = "rollback")
+        self._acc: dict[str, Tensor] = {}  # running sums of the logged terms since the last log
+        self._count: dict[str, int] = {}  # how many values each sum holds (lazy terms and n_critic differ)
+
+    def _cast(self) -> Any:
+        if self.autocast is None:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast)
+
+    def _latent(self) -> LatentBatch:
+        """The global batch of latents from the run's generator; with several processes, this process's rows."""
+        latent = self.system.spec.sample(self.recipe.data.batch_size, self.latent_rng, self.device)
+        return latent.rows(self.world.rows(len(latent))) if self.world.active else latent
+
+    def _descend(self, optimizer: torch.optim.Optimizer, result: StepResult) -> dict[str, Tensor]:
+        optimizer.zero_grad(set_to_none=True)
+        result.loss.backward()  # under DDP this also averages the gradients over processes
+        optimizer.step()
+        return result.logs
+
+    def critic_step(self, index: int | None = None) -> dict[str, Tensor]:
+        """One update of D (``step.CriticStep``) on a fresh real and latent batch; returns its logs."""
+        real, labels = self.stream.next()
+        index = self.step * self.recipe.train.n_critic if index is None else index
+        with self._cast():
+            result = self.critic_phase(real, labels, self._latent(), self.step, index)
+        return self._descend(self.opt.critic, result)
+
+    def generator_step(self) -> dict[str, Tensor]:
+        """One update of G (``step.GeneratorStep``) on a fresh latent batch; returns its logs."""
+        with self._cast():
+            result = self.generator_phase(self._latent(), self.step, self.step)
+        return self._descend(self.opt.generator, result)
+
+    def train_step(self) -> None:
+        """One iteration: ``n_critic`` critic steps, then one generator step."""
+        n = self.recipe.train.n_critic
+        logs = [self.critic_step(self.step * n + i) for i in range(n)]
+        logs.append(self.generator_step())
+        for record in logs:
+            for k, v in record.items():
+                self._acc[k] = self._acc[k] + v if k in self._acc else v.clone()
+                self._count[k] = self._count.get(k, 0) + 1
+        self.step += 1
+
+    def apply_optimizer_settings(self) -> list[str]:
+        """Set every optimizer's lr, betas and weight decay from the recipe (after a resume: ``--set`` works there).
+
+        The learning rate is the recipe's, times ``rollback_lr_factor`` once per rollback so far (the same
+        multiplications a rollback made, so an unchanged recipe resumes bitwise). Returns what changed.
+        """
+        changes = []
+        for name in ("generator", "critic"):
+            cfg = getattr(self.recipe.optim, name)
+            lr = cfg.lr
+            for _ in range(self.rollbacks):
+                lr *= self.recipe.train.rollback_lr_factor
+            for group in getattr(self.opt, name).param_groups:
+                wanted = {"lr": lr, "betas": tuple(cfg.betas), "weight_decay": cfg.weight_decay}
+                for key, value in wanted.items():
+                    old = tuple(group[key]) if key == "betas" else group[key]
+                    if old != value:
+                        changes.append(f"optim.{name}.{key} = {value} (the checkpoint had {old})")
+                group.update(wanted)
+        return sorted(set(changes))
+
+    def peek_metrics(self) -> dict[str, float]:
+        """Means over the steps since the last :meth:`pop_metrics` (one host sync)."""
+        if not self._acc:
+            return {}
+        keys = sorted(self._acc)
+        sums = self.world.all_mean(torch.stack([self._acc[k] for k in keys]))
+        counts = torch.tensor([self._count[k] for k in keys], dtype=sums.dtype, device=sums.device)
+        return dict(zip(keys, (sums / counts).tolist(), strict=True))
+
+    def share_metrics(self) -> None:
+        """Replace each process's running sums by their mean over processes (before a checkpoint stores them)."""
+        if self.world.active and self._acc:
+            keys = sorted(self._acc)
+            self._acc = dict(zip(keys, self.world.all_mean(torch.stack([self._acc[k] for k in keys])).unbind(), strict=True))
+
+    def pop_metrics(self) -> dict[str, float]:
+        """Means over the steps since the last call (one host sync per logging interval)."""
+        metrics = self.peek_metrics()
+        self._acc, self._count = {}, {}
+        return metrics
+
+    # --- state ----------------------------------------------------------------------------------
+    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        tensors: dict[str, Tensor] = {}
+        for prefix, module in self.system.modules().items():
+            tensors.update({f"{prefix}.{k}": v for k, v in module.state_dict().items()})
+        meta: dict[str, Any] = {"optimizers": {}}
+        for name in ("generator", "critic"):
+            t, m = checkpoint.flatten_optimizer(f"optim.{name}", getattr(self.opt, name).state_dict())
+            tensors.update(t)
+            meta["optimizers"][name] = m
+        tensors["rng.latent"] = self.latent_rng.get_state()
+        tensors["rng.torch"] = torch.get_rng_state()
+        if self.device.type == "cuda":
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        tensors.update({f"acc.{k}": v for k, v in self._acc.items()})
+        meta.update(step=self.step, stream=self.stream.state_dict(), acc_counts=dict(self._count),
+                    acc_count=max(self._count.values(), default=0), rollbacks=self.rollbacks)
+        return tensors, meta
+
+    def load_state(self, tensors: dict[str, Tensor], meta: dict[str, Any], restore_rng: bool = True) -> None:
+        """Restore everything :meth:`state` saved; content that does not fit is a one-line CheckpointError."""
+        try:
+            self._load_state(tensors, meta, restore_rng)
+        except GanforgeError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+            raise CheckpointError(f"the checkpoint of step {meta.get('step')} does not fit this run: "
+                                  f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}") from None
+
+    def _load_state(self, tensors: dict[str, Tensor], meta: dict[str, Any], restore_rng: bool) -> None:
+        for prefix, module in self.system.modules().items():
+            sub = {k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+            try:
+                module.load_state_dict(sub, strict=True)
+            except RuntimeError as exc:
+                raise GanforgeError(f"checkpoint does not fit this recipe's {prefix}: {str(exc).splitlines()[0]}") from None
+        for name in ("generator", "critic"):
+            state = checkpoint.unflatten_optimizer(f"optim.{name}", tensors, meta["optimizers"][name])
+            getattr(self.opt, name).load_state_dict(state)
+        if restore_rng:
+            self.latent_rng.set_state(tensors["rng.latent"])
+            torch.set_rng_state(tensors["rng.torch"])
+            if self.device.type == "cuda" and "rng.cuda" in tensors:
+                torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+        self._acc = {k[4:]: v.to(self.device) for k, v in tensors.items() if k.startswith("acc.")}
+        counts = meta.get("acc_counts")  # checkpoints before per-term counts held one count for every term
+        self._count = {k: int(counts[k]) if isinstance(counts, dict) else int(meta["acc_count"]) for k in self._acc}
+        self.stream.load_state_dict(meta["stream"])
+        self.step = int(meta["step"])
+        self.rollbacks = int(meta.get("rollbacks", 0))
