@@ -327,7 +327,7 @@ def compare(
     Each method starts from recipes/<method>_<preset>.toml (--data, default mnist); --set overrides apply to
     all, e.g. --set data.source=idx --set data.path=DIR. Runs on different data are refused.
     """
-    from ganforge.compare import as_json as table_json
+    from ganforge.compare_table import as_json as table_json
     from ganforge.compare import run_comparison, split_seeds
     from ganforge.report_html import write_report
 

@@ -68,7 +68,7 @@ def factor_codes_table(codes: dict[str, Any]) -> Table:
 
 def print_comparison(comparison: Any, report_dir: Any = None, console: Console | None = None) -> None:
     """``ganforge compare``'s table: one row per number, one column per method (median (min–max) over seeds)."""
-    from ganforge.compare import cell, references, row_name, table
+    from ganforge.compare_table import cell, references, row_name, table
 
     console = console or Console()
     if comparison.mixed:

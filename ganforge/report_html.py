@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ganforge.checkpoint import atomic_write
-from ganforge.compare import Comparison, as_json, cell, entropies, references, row_name, table
+from ganforge.compare import Comparison
+from ganforge.compare_table import as_json, cell, entropies, references, row_name, table
 from ganforge.compare_plots import plot_code_accuracy, plot_losses, plot_mutual_information, plot_scores
 from ganforge.recipe import read_toml
 from ganforge.runs import RECIPE_FILE

@@ -15,14 +15,13 @@ from ganforge.compare import (
     Comparison,
     RunOutcome,
     base_recipe,
-    cell,
     plan_targets,
     Target,
     run_overrides,
     split_seeds,
-    table,
     train_target,
 )
+from ganforge.compare_table import cell, table
 from ganforge.compare_plots import band
 from ganforge.errors import GanforgeError
 from ganforge.registry import Registry, load_registry
@@ -232,7 +231,7 @@ def test_offline_mnist_fails_in_one_line_with_both_ways_out(tmp_path: Path, monk
 
 
 def test_h_is_shown_as_a_ceiling_only_for_discrete_codes() -> None:
-    from ganforge.compare import entropies, row_name
+    from ganforge.compare_table import entropies, row_name
 
     mi = {"L_I": {"c1": 2.2, "c2": 1.5}, "H": {"c1": 2.303, "c2": 0.693}, "discrete": {"c1": True, "c2": False}}
     comparison = Comparison(Path("."), ["infogan"], [RunOutcome("infogan", 0, Path("."), None, {"mutual_information": mi}, [])],
