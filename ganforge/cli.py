@@ -209,11 +209,12 @@ def run(
         world.close()
         raise
     world.close(together=True)
-    if not world.is_main:
-        return
-    from ganforge.runs import summary
+    if world.is_main:
+        from ganforge.runs import summary
 
-    typer.echo("\n".join(summary(run_dir, result.step, result.metrics, resolved)))
+        typer.echo("\n".join(summary(run_dir, result.step, result.metrics, resolved)))
+    if world.active:
+        distributed.exit_now(0)
 
 
 # --- sample -----------------------------------------------------------------------------------------
