@@ -82,8 +82,8 @@ def evaluate_steps(run_dir: Path, data: Path) -> list[dict]:
         step = int(sidecar.stem.removeprefix("step-"))
         res = evaluate(run_dir, registry, ["data.source=idx", f"data.path={data}"], "cpu",
                        ["code_accuracy", "mutual_information"], step)
-        rows.append({"step": step, "accuracy": res["code_accuracy"]["c1"]["accuracy"],
-                     "L_I": res["mutual_information"]["L_I"]})
+        rows.append({"step": step, "accuracy": res.details("code_accuracy")["c1"]["accuracy"],
+                     "L_I": res.details("mutual_information")["L_I"]})
     return rows
 
 

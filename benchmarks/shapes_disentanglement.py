@@ -78,7 +78,7 @@ def evaluate_run(run_dir: Path, fresh: bool) -> dict[str, Any]:
     from ganforge.evaluation import evaluate
     from ganforge.registry import load_registry
 
-    results = evaluate(run_dir, load_registry(), device="cpu", only=METRICS)
+    results = evaluate(run_dir, load_registry(), device="cpu", only=METRICS).to_json()
     results["timing"] = json.loads((run_dir / DONE).read_text())
     saved.write_text(json.dumps(results, indent=1, default=str))
     return results
@@ -91,13 +91,18 @@ def last_logged(run_dir: str, phase: str, term: str) -> float:
     return next(row[key] for row in reversed(rows) if key in row)
 
 
+def details(r: dict[str, Any], metric: str) -> dict[str, Any]:
+    """The details of ``metric`` in a saved evaluation (``Evaluation.to_json()``)."""
+    return r["results"][metric]["details"]
+
+
 def numbers(r: dict[str, Any]) -> dict[str, float]:
     """The summary columns of one run. L_I is the training log's (last 100 steps, train-mode Q), as the
     InfoGAN paper's Figure 1; ``eval.json`` also holds eval's own estimate, made with Q in eval mode."""
     return {
-        "shape accuracy": r["factor_codes"]["codes"]["c1"]["accuracy"]["shape"],
-        "MIG": r["mig"]["mig"],
-        "FactorVAE": r["factor_vae"]["score"],
+        "shape accuracy": details(r, "factor_codes")["codes"]["c1"]["accuracy"]["shape"],
+        "MIG": details(r, "mig")["mig"],
+        "FactorVAE": details(r, "factor_vae")["score"],
         "L_I total, training (nats)": last_logged(r["run"], "generator", "L_I"),
         "train wall min": r["timing"]["wall_s"] / 60,
         "train CPU min": r["timing"]["cpu_s"] / 60,
@@ -137,14 +142,14 @@ def main() -> None:
         cells = [spread([numbers(r)[c] for _, r in runs]) for c in columns]
         print(f"| {method} | {len(runs)} | {' | '.join(cells)} |")
 
-    codes = list(results[args.methods[0]][0][1]["factor_codes"]["codes"])
+    codes = list(details(results[args.methods[0]][0][1], "factor_codes")["codes"])
     print("\nEach code's most informative factor and I(code; factor) / H(factor), per run:\n")
     print(f"| method | seed | MIG | FactorVAE | shape acc. | {' | '.join(codes)} |")
     print("|---|---|---|---|---|" + "---|" * len(codes))
     for method, runs in results.items():
         for seed, r in runs:
             n = numbers(r)
-            cells = [code_cell(r["factor_codes"]["codes"][c]) for c in codes]
+            cells = [code_cell(details(r, "factor_codes")["codes"][c]) for c in codes]
             print(f"| {method} | {seed} | {n['MIG']:.3f} | {n['FactorVAE']:.3f} | {n['shape accuracy']:.3f} | "
                   f"{' | '.join(cells)} |")
 

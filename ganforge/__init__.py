@@ -29,6 +29,12 @@ _LAZY = {
     "ImageData": "ganforge.interfaces",
     "DataContext": "ganforge.interfaces",
     "Metric": "ganforge.interfaces",
+    "MetricResult": "ganforge.results",
+    "Headline": "ganforge.results",
+    "ResultTable": "ganforge.results",
+    "Evaluation": "ganforge.results",
+    "EvalRun": "ganforge.evaluation",
+    "hungarian_accuracy": "ganforge.metrics",
     "LatentSpec": "ganforge.latent",
     "LatentBatch": "ganforge.latent",
     # registry, recipes, errors (no torch)

@@ -301,7 +301,7 @@ def eval_(
 
     results = evaluate(run_dir, _registry(), set_ or [], select_device(device), metric, step)
     if as_json:
-        typer.echo(json.dumps(results, indent=2, default=str))
+        typer.echo(json.dumps(results.to_json(), indent=2, default=str))
         return
     from ganforge.report import print_eval
 

@@ -23,6 +23,7 @@ from ganforge.checkpoint import atomic_write, list_checkpoints
 from ganforge.errors import DataError, GanforgeError
 from ganforge.recipe import apply_overrides, read_toml, resolve
 from ganforge.registry import Registry
+from ganforge.results import Evaluation, Headline
 from ganforge.runs import METRICS_FILE, RECIPE_FILE, new_run_dir
 
 REPO_RECIPES = Path(__file__).resolve().parents[1] / "recipes"
@@ -48,9 +49,10 @@ class RunOutcome:
     seed: int
     run_dir: Path
     wall_s: float | None
-    results: dict[str, Any]
+    results: Evaluation
     log: list[dict[str, Any]]
-    accuracy_by_step: dict[int, dict[str, float]] = field(default_factory=dict)  # kept checkpoint → code → accuracy
+    #: kept checkpoint → headline key → value, for the metrics with ``Metric.over_checkpoints`` (code accuracy)
+    by_checkpoint: dict[int, dict[str, Headline]] = field(default_factory=dict)
 
 
 @dataclass
@@ -246,7 +248,7 @@ def run_comparison(names: list[str], registry: Registry, *, overrides: list[str]
     names two that differ, unless ``allow_mixed`` (the report then says so at the top).
     """
     from ganforge.devices import select_device
-    from ganforge.evaluation import evaluate
+    from ganforge.evaluation import evaluate, tracked_over_checkpoints
 
     if data not in PRESETS:
         raise GanforgeError(f"--data {data!r}: use one of {', '.join(PRESETS)}")
@@ -301,13 +303,13 @@ def run_comparison(names: list[str], registry: Registry, *, overrides: list[str]
         # as `ganforge eval` would; runs trained here already hold them in their recipe
         sets = overrides if run_dir in reused else ()
         results = evaluate(run_dir, registry, sets, device=eval_device)
-        by_step: dict[int, dict[str, float]] = {}
-        if "code_accuracy" in results:  # labels and a discrete code: the accuracy at every kept checkpoint
-            for sidecar in list_checkpoints(run_dir / "checkpoints"):
-                step = int(sidecar.stem.removeprefix("step-"))
-                got = results if step == results["step"] else evaluate(run_dir, registry, sets, device=eval_device,
-                                                                         only=["code_accuracy"], step=step)
-                by_step[step] = {f: v["accuracy"] for f, v in got.get("code_accuracy", {}).items()}
+        tracked = [m for m in tracked_over_checkpoints(registry) if m in results.results]
+        by_step: dict[int, dict[str, Headline]] = {}
+        for sidecar in list_checkpoints(run_dir / "checkpoints") if tracked else []:  # e.g. code accuracy over training
+            step = int(sidecar.stem.removeprefix("step-"))
+            got = results if step == results.step else evaluate(run_dir, registry, sets, device=eval_device,
+                                                                only=tracked, step=step)
+            by_step[step] = {k: h for k, h in got.numbers().items() if k.split("/")[0] in tracked}
         outcomes.append(RunOutcome(label, seed, run_dir, wall, results, read_log(run_dir), by_step))
     command = shlex.join(["ganforge", "compare", *names, *(a for o in overrides for a in ("--set", o)),
                           *(["--steps", str(steps)] if steps else []), "--seeds", *map(str, seeds), "--out", str(out_dir)])

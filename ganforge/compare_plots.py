@@ -1,9 +1,10 @@
-"""The comparison's plots (matplotlib, object API, no display needed): L_I over steps and loss curves.
+"""The comparison's plots (matplotlib, object API, no display needed): headline numbers over training, loss
+curves, the critic's scores.
 
-The L_I plot is the InfoGAN paper's Figure 1: the variational bound L_I per latent factor over
-training, one line per method (median over seeds, shaded min–max), with H(c) dashed as its
-ceiling. Curves come from each run's metrics.jsonl (the generator phase's logs, measured on fresh
-samples with the current Q; the critic phase's where a run has no generator-phase value).
+Any headline that names the training-log term tracking it (``Headline.log_term``) is plotted over
+steps, one line per method (median over seeds, shaded min–max), with its reference line dashed: for
+InfoGAN's L_I this is the paper's Figure 1, H(c) being a discrete code's ceiling. Curves come from
+each run's metrics.jsonl (the generator phase's logs where there are some, else the critic phase's).
 """
 
 from __future__ import annotations
@@ -37,15 +38,14 @@ def band(runs: list[dict[int, float]]) -> tuple[list[int], list[float], list[flo
     return steps, [statistics.median(v) for v in values], [min(v) for v in values], [max(v) for v in values]
 
 
-def _factors(comparison: Any) -> list[str]:
-    names: list[str] = []
+def _tracked(comparison: Any) -> dict[str, Any]:
+    """``log_term`` → the first headline that names it (its label, unit, reference line), in row order."""
+    out: dict[str, Any] = {}
     for o in comparison.outcomes:
-        for row in o.log:
-            for key in row:
-                prefix, _, rest = key.partition("/L_I/")  # <phase>/<regularizer>/L_I/<factor> (or <phase>/L_I/…)
-                if rest and logkeys.phase_of(prefix) in ("generator", "critic") and rest not in names:
-                    names.append(rest)
-    return names
+        for head in o.results.numbers().values():
+            if head.log_term:
+                out.setdefault(head.log_term, head)
+    return out
 
 
 def _save(fig: Any, path: Path) -> Path:
@@ -71,25 +71,28 @@ def _lines(ax: Any, comparison: Any, keys: list[tuple[str, str]]) -> bool:
     return drawn
 
 
-def plot_mutual_information(comparison: Any, entropies: dict[str, float], path: Path) -> Path | None:
-    """L_I per factor over steps for every method that logs it; ``None`` when none does."""
+def plot_tracked(comparison: Any, path: Path) -> Path | None:
+    """Each headline's ``log_term`` over steps (the training log's values), one line per method, with the
+    headline's reference line dashed (for InfoGAN's L_I of a discrete code: its ceiling H(c), the paper's
+    Figure 1); ``None`` when no headline names a logged term."""
     from matplotlib.figure import Figure
 
-    factors = _factors(comparison)
-    if not factors:
+    tracked = {term: head for term, head in _tracked(comparison).items()
+               if any(series(o.log, [("generator", term), ("critic", term)]) for o in comparison.outcomes)}
+    if not tracked:
         return None
-    fig = Figure(figsize=(4.6 * len(factors), 3.8), layout="constrained")
-    axes = fig.subplots(1, len(factors), squeeze=False)[0]
-    for ax, f in zip(axes, factors, strict=True):
-        _lines(ax, comparison, [("generator", f"L_I/{f}"), ("critic", f"L_I/{f}")])
-        if f in entropies:  # discrete codes only: H(c) is their ceiling
-            ax.axhline(entropies[f], color="gray", linestyle="--", linewidth=1, label=f"H({f}) = {entropies[f]:.3f}")
-        ax.set_title(f"L_I for {f}")
+    fig = Figure(figsize=(4.6 * len(tracked), 3.8), layout="constrained")
+    axes = fig.subplots(1, len(tracked), squeeze=False)[0]
+    for ax, (term, head) in zip(axes, tracked.items(), strict=True):
+        _lines(ax, comparison, [("generator", term), ("critic", term)])  # the generator phase's value where logged
+        if head.reference is not None:
+            ax.axhline(head.reference, color="gray", linestyle="--", linewidth=1,
+                       label=f"{head.reference_label or 'reference'} = {head.format.format(head.reference)}")
+        ax.set_title(f"{head.label} (training log: {term})", fontsize=10)
         ax.set_xlabel("generator step")
-        ax.set_ylabel("nats")
+        ax.set_ylabel(head.unit)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("Mutual-information bound L_I over training (InfoGAN paper, Figure 1)")
     return _save(fig, path)
 
 
@@ -111,26 +114,31 @@ def plot_scores(comparison: Any, path: Path) -> Path | None:
     return _save(fig, path) if drawn else None
 
 
-def plot_code_accuracy(comparison: Any, path: Path) -> Path | None:
-    """Each discrete code's accuracy at every kept checkpoint, one line per method (median over seeds)."""
+def plot_checkpoints(comparison: Any, path: Path) -> Path | None:
+    """The headlines of the metrics evaluated at every kept checkpoint (``Metric.over_checkpoints``, e.g. each
+    discrete code's accuracy), one line per method (median over seeds, min–max shaded)."""
     from matplotlib.figure import Figure
 
-    factors = sorted({f for o in comparison.outcomes for acc in o.accuracy_by_step.values() for f in acc})
-    if not factors:
+    heads: dict[str, Any] = {}
+    for o in comparison.outcomes:
+        for numbers in o.by_checkpoint.values():
+            for key, head in numbers.items():
+                heads.setdefault(key, head)
+    if not heads:
         return None
-    fig = Figure(figsize=(4.6 * len(factors), 3.6), layout="constrained")
-    for ax, f in zip(fig.subplots(1, len(factors), squeeze=False)[0], factors, strict=True):
+    fig = Figure(figsize=(4.6 * len(heads), 3.6), layout="constrained")
+    for ax, (key, head) in zip(fig.subplots(1, len(heads), squeeze=False)[0], heads.items(), strict=True):
         for i, label in enumerate(comparison.labels):
-            runs = [{s: a[f] for s, a in o.accuracy_by_step.items() if f in a} for o in comparison.of(label)]
+            runs = [{s: n[key].value for s, n in o.by_checkpoint.items() if key in n} for o in comparison.of(label)]
             runs = [r for r in runs if r]
             if runs:
                 steps, med, lo, hi = band(runs)
                 ax.plot(steps, med, marker="o", label=label, color=COLORS[i % len(COLORS)])
                 if len(runs) > 1:
                     ax.fill_between(steps, lo, hi, color=COLORS[i % len(COLORS)], alpha=0.2, linewidth=0)
-        ax.set_title(f"code accuracy of {f} at the kept checkpoints")
+        ax.set_title(f"{head.label} at the kept checkpoints", fontsize=10)
         ax.set_xlabel("generator step")
-        ax.set_ylim(0, 1)
+        ax.set_ylabel(head.unit)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     return _save(fig, path)

@@ -1,6 +1,10 @@
-"""The numbers of a comparison: one row per metric (median and range over each method's seeds), the
-data's reference numbers, and the JSON form of both. Any metric's headline number gets a row; the
-core's own metrics have display names and formats in ``ROWS``."""
+"""The numbers of a comparison: one row per headline number (median and range over each method's seeds),
+the data's reference numbers, and the JSON form of both.
+
+Rows come from the runs' typed results (:class:`ganforge.results.Headline`: display name, unit,
+format, reference line), so any registered metric gets its rows, a third-party one included; the
+core knows no metric's names. The one row of compare's own is each run's training wall time.
+"""
 
 from __future__ import annotations
 
@@ -9,47 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from ganforge.compare import Comparison, RunOutcome
+from ganforge.results import Headline
 
-#: row key → (display name, number format); rows appear in this order, then any others
-ROWS: dict[str, tuple[str, str]] = {
-    "code_accuracy": ("code accuracy ({f})", "{:.3f}"),
-    "L_I": ("L_I {f} (nats; H = {h:.3f})", "{:.3f}"),
-    "domain_fid": ("domain FID", "{:.2f}"),
-    "classifier_score": ("classifier score", "{:.2f}"),
-    "label_accuracy": ("label accuracy", "{:.3f}"),
-    "mig": ("MIG (ground-truth factors)", "{:.3f}"),
-    "factor_vae": ("FactorVAE score (ground-truth factors)", "{:.3f}"),
-    "images_per_s": ("images/s (median)", "{:.0f}"),
-    "wall_s": ("wall time (s)", "{:.1f}"),
-}
+WALL_KEY = "wall_s"
 
 
-def run_numbers(outcome: RunOutcome) -> dict[str, float]:
-    """The table's numbers for one run, keyed ``code_accuracy/c1``, ``L_I/c1``, ``domain_fid``, …"""
-    r = outcome.results
-    out: dict[str, float] = {}
-    for f, v in r.get("code_accuracy", {}).items():
-        out[f"code_accuracy/{f}"] = v["accuracy"]
-    for f, v in (r.get("mutual_information") or {}).get("L_I", {}).items():
-        out[f"L_I/{f}"] = v
-    if "domain_fid" in r:
-        out["domain_fid"] = r["domain_fid"]["fid"]
-    if "classifier_score" in r:
-        out["classifier_score"] = r["classifier_score"]["generated"]
-    if "label_accuracy" in r:
-        out["label_accuracy"] = r["label_accuracy"]["accuracy"]
-    if "mig" in r:
-        out["mig"] = r["mig"]["mig"]
-    if "factor_vae" in r:
-        out["factor_vae"] = r["factor_vae"]["score"]
-    if (r.get("training") or {}).get("images_per_s_median") is not None:
-        out["images_per_s"] = r["training"]["images_per_s_median"]
+def run_numbers(outcome: RunOutcome) -> dict[str, Headline]:
+    """The table's numbers for one run, keyed ``code_accuracy/c1``, ``domain_fid``, … (the headline keys)."""
+    out = dict(outcome.results.numbers())
     if outcome.wall_s is not None:
-        out["wall_s"] = outcome.wall_s
-    shown = {"code_accuracy", "mutual_information", *ROWS}
-    for name, head in (r.get("headlines") or {}).items():  # any other metric (a plugin's): its headline number
-        if name not in shown:
-            out[name] = head["value"]
+        out[WALL_KEY] = Headline("wall time", outcome.wall_s, unit="s", higher_is_better=False, format="{:.1f}")
     return out
 
 
@@ -58,79 +31,81 @@ def spread(values: list[float]) -> dict[str, Any]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "values": values}
 
 
-def table(comparison: Comparison) -> dict[str, dict[str, dict[str, Any]]]:
-    """Row key → column label → :func:`spread` of that number over the column's runs (absent: n/a)."""
-    per_label = {label: [run_numbers(o) for o in comparison.of(label)] for label in comparison.labels}
-    keys: list[str] = []
-    for prefix in ROWS:
-        for numbers in (n for rows in per_label.values() for n in rows):
-            keys += [key for key in numbers if key.split("/")[0] == prefix and key not in keys]
-    for numbers in (n for rows in per_label.values() for n in rows):  # then any other metric, in name order
-        keys += sorted(key for key in numbers if key.split("/")[0] not in ROWS and key not in keys)
-    return {key: {label: spread([n[key] for n in rows if key in n])
-                  for label, rows in per_label.items() if any(key in n for n in rows)}
-            for key in keys}
-
-
-def entropies(comparison: Comparison) -> dict[str, float]:
-    """H(c) per *discrete* factor name, from the runs' mutual-information results: the ceiling of L_I.
-    (For a continuous code the prior's differential entropy is no bound on L_I, so it is not shown.)"""
-    out: dict[str, float] = {}
+def headlines(comparison: Comparison) -> dict[str, Headline]:
+    """Row key → the first run's headline for it (its display name, unit, format and reference line), in row order."""
+    out: dict[str, Headline] = {}
     for o in comparison.outcomes:
-        mi = o.results.get("mutual_information") or {}
-        discrete = mi.get("discrete", {})
-        out.update({f: h for f, h in mi.get("H", {}).items() if discrete.get(f, True)})
+        for key, head in run_numbers(o).items():
+            out.setdefault(key, head)
+    if WALL_KEY in out:  # the cost of a run goes last
+        out[WALL_KEY] = out.pop(WALL_KEY)
     return out
 
 
+def table(comparison: Comparison) -> dict[str, dict[str, dict[str, Any]]]:
+    """Row key → column label → :func:`spread` of that number over the column's runs (absent: n/a)."""
+    per_label = {label: [run_numbers(o) for o in comparison.of(label)] for label in comparison.labels}
+    return {key: {label: spread([n[key].value for n in rows if key in n])
+                  for label, rows in per_label.items() if any(key in n for n in rows)}
+            for key in headlines(comparison)}
+
+
 def row_name(key: str, comparison: Comparison) -> str:
-    prefix, _, factor = key.partition("/")
-    if prefix not in ROWS:
-        return key  # a metric the core has no display name for (a plugin's): its registered name
-    name = ROWS[prefix][0]
-    ceilings = entropies(comparison)
-    if prefix == "L_I" and factor not in ceilings:
-        return f"L_I {factor} (nats)"
-    return name.format(f=factor, h=ceilings.get(factor, float("nan")))
+    """The row's display name with its unit and reference line, e.g. ``L_I c1 (nats; ceiling H(c1) = 2.303)``."""
+    return headlines(comparison)[key].title()
 
 
-def cell(key: str, stat: dict[str, Any] | None) -> str:
+def cell(head: Headline, stat: dict[str, Any] | None) -> str:
     """``median`` alone, or ``median (min–max)`` over several seeds; ``–`` when the metric does not apply."""
     if stat is None:
         return "–"
-    fmt = ROWS.get(key.split("/")[0], ("", "{:.4g}"))[1]
-    text = fmt.format(stat["median"])
+    text = head.format.format(stat["median"])
     if len(stat["values"]) > 1:
-        text += f" ({fmt.format(stat['min'])}–{fmt.format(stat['max'])})"
+        text += f" ({head.format.format(stat['min'])}–{head.format.format(stat['max'])})"
     return text
 
 
+def rows(comparison: Comparison) -> list[tuple[str, list[str]]]:
+    """(row name, one cell per method) for every row of the table: what the terminal, Markdown and HTML tables show."""
+    heads = headlines(comparison)
+    return [(heads[key].title(), [cell(heads[key], by.get(label)) for label in comparison.labels])
+            for key, by in table(comparison).items()]
+
+
 def references(comparison: Comparison) -> dict[str, float]:
-    """Properties of the data, not of a method: evaluator accuracy, real-vs-real FID, real classifier score.
+    """Properties of the data, not of a method (each metric's ``context``: evaluator accuracy, real-vs-real FID, …).
 
     One set per data set the runs used (named by the data when there are several, with --allow-mixed),
     since each data set has its own evaluator."""
     out: dict[str, float] = {}
-    datasets = {o.results.get("data", "") for o in comparison.outcomes}
+    datasets = {o.results.data for o in comparison.outcomes}
     for o in comparison.outcomes:
-        r = o.results
-        tag = f" ({r.get('data', '')})" if len(datasets) > 1 else ""
-        if "domain_fid" in r:
-            out[f"evaluator held-out accuracy{tag}"] = r["domain_fid"]["evaluator_heldout_accuracy"]
-            out[f"domain FID, real vs real halves{tag}"] = r["domain_fid"]["real_vs_real"]
-        if "classifier_score" in r:
-            out[f"classifier score of real images{tag}"] = r["classifier_score"]["real"]
+        tag = f" ({o.results.data})" if len(datasets) > 1 else ""
+        for result in o.results.results.values():
+            for name, value in result.context.items():
+                out.setdefault(f"{name}{tag}", value)
     return out
+
+
+def notes(comparison: Comparison) -> list[str]:
+    """What the numbers mean: each metric's note, once, then how cells read."""
+    out: list[str] = []
+    for o in comparison.outcomes:
+        out += [r.note for r in o.results.results.values() if r.note and r.note not in out]
+    return [*out, "Cells show the median over seeds, with (min–max) when there are several."]
 
 
 def as_json(comparison: Comparison, report_dir: Path | None = None) -> dict[str, Any]:
     """The table (median, min, max, values per method) plus the runs behind it."""
+    heads = headlines(comparison)
     return {
         "methods": comparison.labels,
         "seeds": comparison.seeds,
         "steps": comparison.steps,
         "overrides": comparison.overrides,
         "table": table(comparison),
+        "rows": {key: {"title": h.title(), "unit": h.unit, "higher_is_better": h.higher_is_better}
+                 for key, h in heads.items()},
         "references": references(comparison),
         "runs": [{"method": o.label, "seed": o.seed, "run_dir": str(o.run_dir), "wall_s": o.wall_s}
                  for o in comparison.outcomes],

@@ -31,7 +31,7 @@ from ganforge.recipe import Resolved
 from ganforge.progress import progress, short_metrics
 from ganforge.registry import Registry
 from ganforge.safefiles import UnsafeFile, read_bounded
-from ganforge.system import System, blame, blame_step
+from ganforge.system import System, blame_step
 from ganforge.trainer import Trainer, load_data
 
 
@@ -228,21 +228,19 @@ class _Run:
             return
         from ganforge.evaluation import evaluate
 
-        entry = self.registry.get("metric", cfg.keep_best)
-        with blame(entry.plugin, f"metric {cfg.keep_best!r} (train.keep_best)"):
-            metric = entry.build(entry.options())
         with torch.random.fork_rng(devices=[self.trainer.device] if self.trainer.device.type == "cuda" else []):
             result = evaluate(self.run_dir, self.registry, device=self.trainer.device, only=[cfg.keep_best], step=step)
-        value = metric.headline(result[cfg.keep_best]) if cfg.keep_best in result else None
+        got = result.results.get(cfg.keep_best)
+        value, higher = (None, True) if got is None else (got.score, got.higher_is_better)
         if value is None:
             self.say(f"train.keep_best: {cfg.keep_best!r} does not apply to this run (or has no headline number)")
             return
         old = checkpoint.best(self.ckpt_dir)
         better = old is None or old.get("metric") != cfg.keep_best or (
-            value > old["value"] if metric.higher_is_better else value < old["value"])
+            value > old["value"] if higher else value < old["value"])
         if better:
             checkpoint.mark_best(self.ckpt_dir, {"step": step, "metric": cfg.keep_best, "value": value,
-                                                 "higher_is_better": metric.higher_is_better})
+                                                 "higher_is_better": higher})
         self.say(f"step {step}: {cfg.keep_best} = {value:.4g}" + (" (best so far)" if better else
                  f" (best: {old['value']:.4g} at step {old['step']})"))
 

@@ -1,6 +1,7 @@
 """Evaluating a trained run: the metrics registered through the ``register_metrics`` hook.
 
-An :class:`EvalRun` is what a metric sees: the loaded run (networks in eval mode), the data
+``evaluate()`` returns a typed :class:`~ganforge.results.Evaluation`. An :class:`EvalRun` is what a
+metric sees: the loaded run (networks in eval mode), the data
 (the run's own source, or an override), and cached encodings of the real images by the
 posterior heads of the run's regularizers (InfoGAN's Q).
 """
@@ -20,6 +21,7 @@ from torch import Tensor
 from ganforge.trainer import load_data
 from ganforge.errors import GanforgeError
 from ganforge.interfaces import ImageData, Metric
+from ganforge.results import Evaluation, Headline, MetricResult
 from ganforge.registry import Registry
 from ganforge.runs import METRICS_FILE, LoadedRun, load_run
 from ganforge.system import blame
@@ -89,104 +91,6 @@ class EvalRun:
         return rows
 
 
-class CodeAccuracy(Metric):
-    """Unsupervised accuracy of each discrete code: argmax of Q on real images, Hungarian-matched to labels."""
-
-    name = "code_accuracy"
-    requires = "needs labelled data and a Q head with a discrete code"
-
-    def applies(self, run: EvalRun) -> bool:
-        return run.data.labels is not None and any(
-            f.discrete and f.name in run.real_posterior for f in run.spec.factors)
-
-    def compute(self, run: EvalRun) -> dict[str, Any]:
-        from ganforge.metrics import hungarian_accuracy
-
-        out: dict[str, Any] = {}
-        labels = run.data.labels.numpy()  # type: ignore[union-attr]
-        for f in run.spec.factors:
-            if not f.discrete or f.name not in run.real_posterior:
-                continue
-            pred = f.predict(run.real_posterior[f.name]).numpy()
-            acc, mapping, conf = hungarian_accuracy(pred, labels, n_pred=len(f.traversal(0)),
-                                                    n_labels=run.data.num_classes)
-            out[f.name] = {"accuracy": acc, "mapping": mapping, "confusion": conf.tolist()}
-        return out
-
-    def headline(self, result: dict[str, Any]) -> float | None:
-        """The mean accuracy over the discrete codes."""
-        values = [v["accuracy"] for v in result.values()]
-        return sum(values) / len(values) if values else None
-
-
-class MutualInformationBound(Metric):
-    """L_I = H(c) − E[−log Q(c|G(z,c))] per factor, on fresh generated samples (nats).
-
-    ``L_I`` uses the networks in evaluation mode (batch norm with its running statistics), as sampling
-    does; ``L_I_batch_statistics`` the training mode the training log uses (each batch of the recipe's
-    batch size normalised by its own statistics), so the two can be told apart when they differ. H(c)
-    bounds L_I from above only for a discrete code; for a continuous one L_I may exceed the prior's
-    differential entropy (``discrete`` says which is which).
-    """
-
-    name = "mutual_information"
-    requires = "needs latent factors and a Q head"
-    samples = 5000
-
-    def applies(self, run: EvalRun) -> bool:
-        if not run.spec.factors:
-            return False
-        latent = run.spec.sample(2, torch.Generator(device=run.device).manual_seed(0), run.device)
-        images = run.system.generator(run.spec.generator_input(latent))
-        return bool(run.posterior(images, run.spec.condition_values(latent)))
-
-    @torch.no_grad()
-    def compute(self, run: EvalRun) -> dict[str, Any]:
-        g = torch.Generator(device=run.device).manual_seed(run.seed + 12345)
-        nll: dict[str, float] = {f.name: 0.0 for f in run.spec.factors}
-        n = 0
-        while n < self.samples:
-            latent = run.spec.sample(min(run.batch_size, self.samples - n), g, run.device)
-            params = run.posterior(run.system.generator(run.spec.generator_input(latent)), run.spec.condition_values(latent))
-            for f in run.spec.factors:
-                if f.name in params:
-                    nll[f.name] += float(f.nll(params[f.name], latent.codes[f.name]).sum())
-            n += len(latent)
-        out = {f.name: f.entropy() - nll[f.name] / n for f in run.spec.factors}
-        return {"L_I": out, "L_I_total": sum(out.values()), "H": {f.name: f.entropy() for f in run.spec.factors},
-                "discrete": {f.name: bool(f.discrete) for f in run.spec.factors},
-                "L_I_batch_statistics": self._batch_statistics(run)}
-
-    @torch.no_grad()
-    def _batch_statistics(self, run: EvalRun) -> dict[str, float]:
-        """L_I with every network in training mode, batches of the recipe's size (the training log's definition)."""
-        modules = list(run.system.modules().values())
-        saved = [{k: v.clone() for k, v in m.state_dict().items()} for m in modules]  # running stats move in train mode
-        for m in modules:
-            m.train()
-        try:
-            g = torch.Generator(device=run.device).manual_seed(run.seed + 54321)
-            batch = max(2, run.loaded.resolved.recipe.data.batch_size)
-            nll = {f.name: 0.0 for f in run.spec.factors}
-            n = 0
-            while n < self.samples:
-                latent = run.spec.sample(batch, g, run.device)
-                images = run.system.generator(run.spec.generator_input(latent))
-                params = run.posterior(images, run.spec.condition_values(latent))
-                for f in run.spec.factors:
-                    if f.name in params:
-                        nll[f.name] += float(f.nll(params[f.name], latent.codes[f.name]).sum())
-                n += len(latent)
-            return {f.name: f.entropy() - nll[f.name] / n for f in run.spec.factors}
-        finally:
-            for m, state in zip(modules, saved, strict=True):
-                m.load_state_dict(state)
-                m.eval()
-
-    def headline(self, result: dict[str, Any]) -> float | None:
-        return result["L_I_total"]
-
-
 class TrainingSummary(Metric):
     """Throughput and the last logged losses, from the run's metrics.jsonl."""
 
@@ -196,19 +100,38 @@ class TrainingSummary(Metric):
     def applies(self, run: EvalRun) -> bool:
         return bool(run.training_log)
 
-    def compute(self, run: EvalRun) -> dict[str, Any]:
+    def compute(self, run: EvalRun) -> MetricResult:
         rates = [r["images_per_s"] for r in run.training_log if "images_per_s" in r]
-        return {"steps": run.training_log[-1]["step"],
-                "images_per_s_median": statistics.median(rates) if rates else None,
-                "last": {k: v for k, v in run.training_log[-1].items() if k not in ("step", "images_per_s", "time")}}
+        median = statistics.median(rates) if rates else None
+        details = {"steps": run.training_log[-1]["step"], "images_per_s_median": median,
+                   "last": {k: v for k, v in run.training_log[-1].items() if k not in ("step", "images_per_s", "time")}}
+        heads = () if median is None else (Headline("training throughput (median)", median, unit="images/s",
+                                                    format="{:.0f}"),)
+        return MetricResult(heads, details)
+
+
+def as_result(metric: Metric, got: MetricResult | dict[str, Any]) -> MetricResult:
+    """``compute``'s answer as a :class:`MetricResult`: a plain dict becomes the details, with the metric's
+    :meth:`~ganforge.interfaces.Metric.headline` as its one headline (under the metric's name) and score."""
+    if isinstance(got, MetricResult):
+        return got
+    if not isinstance(got, dict):
+        raise GanforgeError(f"metric {metric.name!r}: compute() returned {type(got).__name__}; "
+                            "return a ganforge.MetricResult (or a dict of details)")
+    value = metric.headline(got)
+    if value is None:
+        return MetricResult(details=got)
+    head = Headline(metric.name, float(value), higher_is_better=metric.higher_is_better, format="{:.4g}")
+    return MetricResult((head,), got, score=float(value), higher_is_better=metric.higher_is_better)
 
 
 def evaluate(run_dir: str | Path, registry: Registry, overrides: list[str] | tuple[str, ...] = (),
              device: torch.device | str = "cpu", only: list[str] | None = None,
-             step: int | None = None) -> dict[str, Any]:
+             step: int | None = None) -> Evaluation:
     """Compute every registered metric that applies to the run (or those named in ``only``).
 
-    ``step`` picks a kept checkpoint; by default the newest valid one is evaluated.
+    ``step`` picks a kept checkpoint; by default the newest valid one is evaluated. Metrics that do
+    not apply are listed in ``Evaluation.not_applicable`` with what they need.
     """
     unknown = sorted(set(only or ()) - set(registry.names("metric")))
     if unknown:
@@ -216,7 +139,8 @@ def evaluate(run_dir: str | Path, registry: Registry, overrides: list[str] | tup
     loaded = load_run(run_dir, registry, device, overrides, step)
     data = load_data(loaded.resolved)
     run = EvalRun(loaded, data, torch.device(device), seed=loaded.resolved.recipe.run.seed)
-    results: dict[str, Any] = {"run": str(loaded.run_dir), "step": loaded.step, "data": data.description}
+    results: dict[str, MetricResult] = {}
+    not_applicable: dict[str, str] = {}
     for name in registry.names("metric"):
         if only is not None and name not in only:
             continue
@@ -224,11 +148,18 @@ def evaluate(run_dir: str | Path, registry: Registry, overrides: list[str] | tup
         with blame(entry.plugin, f"metric {name!r}"):
             metric: Metric = entry.build(entry.options())
             if metric.applies(run):
-                results[name] = metric.compute(run)
-                value = metric.headline(results[name])
-                if value is not None:  # one number per metric, so tables can show any metric (third-party ones too)
-                    results.setdefault("headlines", {})[name] = {"value": float(value),
-                                                                 "higher_is_better": metric.higher_is_better}
+                results[name] = as_result(metric, metric.compute(run))
             else:
-                results.setdefault("not_applicable", {})[name] = metric.requires or "does not apply to this run"
-    return results
+                not_applicable[name] = metric.requires or "does not apply to this run"
+    return Evaluation(str(loaded.run_dir), loaded.step, data.description, results, not_applicable)
+
+
+def tracked_over_checkpoints(registry: Registry) -> list[str]:
+    """The metrics cheap enough to evaluate at every kept checkpoint (``Metric.over_checkpoints``)."""
+    out = []
+    for name in registry.names("metric"):
+        entry = registry.get("metric", name)
+        with blame(entry.plugin, f"metric {name!r}"):
+            if entry.build(entry.options()).over_checkpoints:
+                out.append(name)
+    return out

@@ -26,6 +26,7 @@ import torch
 
 from ganforge.evaluation import EvalRun
 from ganforge.interfaces import Metric
+from ganforge.results import Headline, MetricResult, ResultTable
 from ganforge.metrics import (
     best_factor_per_code,
     discretize,
@@ -140,7 +141,7 @@ class FactorCodes(Metric):
                 row["accuracy"] = self._accuracies(codes.values[:, j], n_classes, truth)
             out[code] = row
         table = {code: {f: float(norm[j, k]) for k, f in enumerate(truth.names)} for j, code in enumerate(codes.names)}
-        return {"codes": out, "informativeness": table}
+        return MetricResult(details={"codes": out, "informativeness": table}, tables=(codes_table(out),))
 
     @staticmethod
     def _accuracies(pred: np.ndarray, n_classes: int, truth: GroundTruth) -> dict[str, float]:
@@ -164,16 +165,14 @@ class MutualInformationGap(Metric):
 
     def compute(self, run: EvalRun) -> dict[str, Any]:
         truth, codes, m = ground_truth(run), real_codes(run), mig_result(run)
-        return {
+        details = {
             "mig": m["mig"],
             "gaps": {f: float(g) for f, g in zip(truth.names, m["gaps"], strict=True)},
             "top_code": {f: codes.names[int(j)] for f, j in zip(truth.names, m["top_code"], strict=True)},
             "mi_nats": {c: {f: float(m["mutual_information"][j, k]) for k, f in enumerate(truth.names)}
                         for j, c in enumerate(codes.names)},
         }
-
-    def headline(self, result: dict[str, Any]) -> float | None:
-        return result["mig"]
+        return MetricResult((Headline("MIG (ground-truth factors)", m["mig"]),), details, score=m["mig"])
 
 
 class FactorVAEScore(Metric):
@@ -196,7 +195,7 @@ class FactorVAEScore(Metric):
             sampler, how = binned_sampler(codes, truth), f"data grouped by factor value ({BINS} bins if continuous)"
         r = factor_vae_score(sampler, codes.values, len(truth.names), n_train=self.n_train, n_eval=self.n_eval,
                              batch_size=self.batch_size, seed=run.seed)
-        return {
+        details = {
             "score": r["score"],
             "train_accuracy": r["train_accuracy"],
             "n_active": r["n_active"],
@@ -205,9 +204,17 @@ class FactorVAEScore(Metric):
             "votes": {"train": self.n_train, "eval": self.n_eval, "images_per_vote": self.batch_size},
             "sampler": how,
         }
+        return MetricResult((Headline("FactorVAE score (ground-truth factors)", r["score"]),), details, score=r["score"])
 
-    def headline(self, result: dict[str, Any]) -> float | None:
-        return result["score"]
+
+def codes_table(codes: dict[str, Any]) -> ResultTable:
+    """Each code's most informative ground-truth factor (and a categorical code's accuracy per factor)."""
+    rows = []
+    for code, r in codes.items():
+        acc = ", ".join(f"{f} {a:.3f}" for f, a in (r.get("accuracy") or {}).items()) or "–"
+        rows.append((code, r["factor"], f"{r['normalized_mi']:.3f}", f"{r['mi_nats']:.3f}", acc))
+    return ResultTable("codes vs ground-truth factors (Q on real images)",
+                       ("code", "most informative factor", "I / H(factor)", "I (nats)", "accuracy (Hungarian)"), tuple(rows))
 
 
 def rendered_sampler(run: EvalRun) -> FixedFactorSampler:

@@ -20,6 +20,7 @@ from ganforge.methods import Method  # noqa: F401 - re-exported: part of the con
 
 if TYPE_CHECKING:
     from ganforge.latent import LatentBatch, LatentSpec
+    from ganforge.results import MetricResult
 
 
 # --- latent codes -----------------------------------------------------------------------------
@@ -340,9 +341,19 @@ class DataContext:
 
 # --- evaluation ------------------------------------------------------------------------------------
 class Metric(ABC):
-    """An evaluation metric: reads a trained run, returns named numbers (and optional tables)."""
+    """An evaluation metric: reads a trained run, returns a :class:`~ganforge.results.MetricResult`.
+
+    The result's headlines (display name, unit, direction, format, reference line) are what ``eval``,
+    ``compare`` and the reports show, so a metric needs nothing from the core to appear in them.
+    """
 
     name: ClassVar[str] = "metric"
+    #: what the metric needs, shown when it does not apply (e.g. "labelled data, ≥ 100 images")
+    requires: ClassVar[str] = ""
+    #: cheap enough to evaluate at every kept checkpoint: ``compare`` plots its headlines over training
+    over_checkpoints: ClassVar[bool] = False
+    #: for a metric whose ``compute`` returns a plain dict: whether a larger :meth:`headline` is better
+    higher_is_better: ClassVar[bool] = True
 
     def __init__(self, options: Any = None) -> None:
         self.options = options  # the validated options model the metric was registered with
@@ -352,14 +363,10 @@ class Metric(ABC):
         """Whether this metric can be computed for ``run`` (e.g. needs labels, needs a Q head)."""
 
     @abstractmethod
-    def compute(self, run: Any) -> dict[str, Any]: ...
-
-    #: what the metric needs, shown when it does not apply (e.g. "labelled data, ≥ 100 images")
-    requires: ClassVar[str] = ""
-    #: whether a larger :meth:`headline` is better (``train.keep_best`` keeps the best checkpoint by it)
-    higher_is_better: ClassVar[bool] = True
+    def compute(self, run: Any) -> MetricResult | dict[str, Any]:
+        """The result. A plain dict is taken as the result's ``details``, with :meth:`headline` as its one
+        headline and score (the short form for a metric with a single number)."""
 
     def headline(self, result: dict[str, Any]) -> float | None:
-        """The one number that summarises ``compute``'s result (``None``: the metric has none), used by
-        ``train.keep_best``; override it together with :attr:`higher_is_better`."""
+        """For a ``compute`` that returns a plain dict: the one number that summarises it (``None``: none)."""
         return None

@@ -2,7 +2,8 @@
 
 ``report.html`` embeds every picture as base64, so the one file can be mailed or archived; the
 PNGs also sit beside it for ``report.md`` and for reuse. Layout: the table, the reference numbers of
-the data, the L_I plot (InfoGAN's Figure 1), loss curves, then each method's final sample grid and
+the data, the headline numbers logged over training (InfoGAN's Figure 1 for L_I) and at every kept
+checkpoint, loss curves, then each method's final sample grid and
 latent traversals side by side.
 """
 
@@ -13,26 +14,14 @@ import json
 import shutil
 import time
 from pathlib import Path
-from typing import Any
 
 from ganforge.checkpoint import atomic_write
 from ganforge.compare import Comparison
-from ganforge.compare_table import as_json, cell, entropies, references, row_name, table
-from ganforge.compare_plots import plot_code_accuracy, plot_losses, plot_mutual_information, plot_scores
+from ganforge.compare_table import as_json, notes, references, rows
+from ganforge.compare_plots import plot_checkpoints, plot_losses, plot_scores, plot_tracked
 from ganforge.recipe import read_toml
 from ganforge.runs import RECIPE_FILE
 
-NOTES = [
-    "L_I is the variational lower bound H(c) − E[−log Q(c | G(z, c))] on the mutual information between a code "
-    "and the images, in nats, measured on 5,000 fresh samples with the final Q; for a discrete code H(c) is its "
-    "ceiling (ln 10 = 2.303 for a 10-way code); a continuous code has none.",
-    "Code accuracy: argmax of Q on the real images, matched one-to-one to the labels (Hungarian).",
-    "Domain FID and classifier score are computed in the feature space of ganforge's evaluator, a small CNN "
-    "trained on this data's labelled images: they compare methods on the same data, and are not ImageNet-"
-    "Inception FID / IS values (docs/evaluation.md).",
-    "Label accuracy (conditional models): share of samples generated for class y that the evaluator classifies as y.",
-    "Cells show the median over seeds, with (min–max) when there are several.",
-]
 
 
 def _newest(folder: Path, pattern: str) -> Path | None:
@@ -82,11 +71,6 @@ def _b64(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def _rows(comparison: Comparison) -> list[tuple[str, list[str]]]:
-    return [(row_name(key, comparison), [cell(key, by.get(label)) for label in comparison.labels])
-            for key, by in table(comparison).items()]
-
-
 def render_markdown(comparison: Comparison, plots: dict[str, Path | None], pics: dict[str, list[tuple[str, Path]]],
                     command: str) -> str:
     lines = ["# ganforge compare: " + ", ".join(comparison.labels), ""]
@@ -95,9 +79,9 @@ def render_markdown(comparison: Comparison, plots: dict[str, Path | None], pics:
                   "comparable:** " + "; ".join(comparison.mixed), ""]
     lines += [f"`{command}`", ""]
     lines += ["| metric | " + " | ".join(comparison.labels) + " |", "|---|" + "---:|" * len(comparison.labels)]
-    lines += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in _rows(comparison)]
+    lines += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in rows(comparison)]
     lines += [""] + [f"- {k}: {v:.4g}" for k, v in references(comparison).items()]
-    lines += [""] + [f"- {n}" for n in NOTES] + [""]
+    lines += [""] + [f"- {n}" for n in notes(comparison)] + [""]
     for title, path in plots.items():
         if path is not None:
             lines += [f"## {title}", "", f"![{title}]({path.name})", ""]
@@ -117,9 +101,9 @@ def render_html(comparison: Comparison, plots: dict[str, Path | None], pics: dic
                              autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     return env.get_template("report.html.j2").render(
         labels=comparison.labels, mixed=comparison.mixed, command=command,
-        data=comparison.outcomes[0].results.get("data", "") if comparison.outcomes else "",
-        written=time.strftime("%Y-%m-%d %H:%M"), rows=_rows(comparison), references=list(references(comparison).items()),
-        notes=NOTES, plots=[(title, _b64(path)) for title, path in plots.items() if path is not None],
+        data=comparison.outcomes[0].results.data if comparison.outcomes else "",
+        written=time.strftime("%Y-%m-%d %H:%M"), rows=rows(comparison), references=list(references(comparison).items()),
+        notes=notes(comparison), plots=[(title, _b64(path)) for title, path in plots.items() if path is not None],
         pictures=[(label, [(c, _b64(p), _display_width(p)) for c, p in items]) for label, items in pics.items()],
         outcomes=[{"label": o.label, "seed": o.seed, "run_dir": str(o.run_dir)} for o in comparison.outcomes],
     )
@@ -129,10 +113,10 @@ def write_report(comparison: Comparison, report_dir: Path) -> Path:
     """Write the report directory; returns the path of ``report.html``."""
     report_dir.mkdir(parents=True, exist_ok=True)
     plots = {
-        "L_I over training steps": plot_mutual_information(comparison, entropies(comparison), report_dir / "mutual_information.png"),
+        "Headline numbers over training steps": plot_tracked(comparison, report_dir / "tracked.png"),
         "Loss curves": plot_losses(comparison, report_dir / "losses.png"),
         "D(x) and D(G(z)) over training": plot_scores(comparison, report_dir / "critic_scores.png"),
-        "Code accuracy over checkpoints": plot_code_accuracy(comparison, report_dir / "code_accuracy.png"),
+        "Headline numbers at the kept checkpoints": plot_checkpoints(comparison, report_dir / "checkpoints.png"),
     }
     pics = pictures(comparison, report_dir)
     atomic_write(report_dir / "results.json", json.dumps(as_json(comparison, report_dir), indent=2, default=str).encode())

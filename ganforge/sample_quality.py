@@ -17,9 +17,13 @@ from ganforge.evaluation import EvalRun
 from ganforge.evaluator import Evaluator, evaluator_for, to_unit
 from ganforge.interfaces import Metric
 from ganforge.pictures import generate
+from ganforge.results import Headline, MetricResult
 
 SAMPLES = 5000  # generated images per evaluation, and at most as many real ones (FID is biased by N)
 MIN_IMAGES = 100  # fewer labelled images cannot train an evaluator worth the name
+EVALUATOR_NOTE = ("Domain FID and classifier score are computed in the feature space of ganforge's evaluator, a small "
+                  "CNN trained on this data's labelled images: they compare methods on the same data, and are not "
+                  "ImageNet-Inception FID / IS values (docs/evaluation.md).")
 
 
 def _evaluator(run: EvalRun) -> Evaluator:
@@ -71,24 +75,24 @@ class DomainFID(Metric):
     def applies(self, run: EvalRun) -> bool:
         return _labelled(run)
 
-    def compute(self, run: EvalRun) -> dict[str, Any]:
+    def compute(self, run: EvalRun) -> MetricResult:
         from ganforge.metrics import feature_statistics, frechet_distance
 
         real, _ = real_embedding(run)
         fake, _, _ = generated_embedding(run)
         half = len(real) // 2
-        return {
+        details = {
             "fid": frechet_distance(*feature_statistics(real), *feature_statistics(fake)),
             # the floor: two disjoint halves of the real images (half the samples each, so slightly higher bias)
             "real_vs_real": frechet_distance(*feature_statistics(real[:half]), *feature_statistics(real[half:])),
             "samples": len(fake),
             "evaluator_heldout_accuracy": _evaluator(run).heldout_accuracy,
         }
-
-    higher_is_better = False
-
-    def headline(self, result: dict[str, Any]) -> float | None:
-        return result["fid"]
+        head = Headline("domain FID", details["fid"], higher_is_better=False, format="{:.2f}")
+        return MetricResult((head,), details, score=details["fid"], higher_is_better=False,
+                            context={"evaluator held-out accuracy": details["evaluator_heldout_accuracy"],
+                                     "domain FID, real vs real halves": details["real_vs_real"]},
+                            note=EVALUATOR_NOTE)
 
 
 class ClassifierScore(Metric):
@@ -100,15 +104,15 @@ class ClassifierScore(Metric):
     def applies(self, run: EvalRun) -> bool:
         return _labelled(run)
 
-    def compute(self, run: EvalRun) -> dict[str, Any]:
+    def compute(self, run: EvalRun) -> MetricResult:
         from ganforge.metrics import classifier_score
 
         _, real = real_embedding(run)
         _, fake, _ = generated_embedding(run)
-        return {"generated": classifier_score(fake), "real": classifier_score(real), "classes": run.data.num_classes}
-
-    def headline(self, result: dict[str, Any]) -> float | None:
-        return result["generated"]
+        details = {"generated": classifier_score(fake), "real": classifier_score(real), "classes": run.data.num_classes}
+        head = Headline("classifier score", details["generated"], format="{:.2f}")
+        return MetricResult((head,), details, score=details["generated"],
+                            context={"classifier score of real images": details["real"]}, note=EVALUATOR_NOTE)
 
 
 class LabelAccuracy(Metric):
@@ -124,7 +128,7 @@ class LabelAccuracy(Metric):
         _, probs, cond = generated_embedding(run)
         assert cond is not None  # applies() checked the spec has a condition
         accuracy = float((probs.argmax(dim=1) == cond.long()).float().mean())
-        return {"accuracy": accuracy, "factor": run.spec.condition.name, "samples": len(cond)}
-
-    def headline(self, result: dict[str, Any]) -> float | None:
-        return result["accuracy"]
+        details = {"accuracy": accuracy, "factor": run.spec.condition.name, "samples": len(cond)}
+        return MetricResult((Headline("label accuracy", accuracy),), details, score=accuracy,
+                            note="Label accuracy (conditional models): share of samples generated for class y that "
+                                 "the evaluator classifies as y.")

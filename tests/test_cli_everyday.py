@@ -206,8 +206,8 @@ def test_eval_names_unknown_metrics_lists_those_that_do_not_apply_and_both_l_i_m
     assert result.exit_code == 0, result.output
     report = json.loads(result.output[result.output.index("{"):])
     assert report["not_applicable"]["domain_fid"] == "needs labelled data, at least 100 images"  # 64 images here
-    mi = report["mutual_information"]
+    mi = report["results"]["mutual_information"]["details"]
     assert mi["discrete"] == {"c1": True, "c2": False} and set(mi["L_I_batch_statistics"]) == {"c1", "c2"}
     shown = runner.invoke(app, ["eval", str(run_dir)], env={"COLUMNS": "200"}).output
-    assert "L_I c1 (eval mode, ceiling H = 1.386)" in shown and "L_I c2 (eval mode)" in shown
-    assert "batch statistics, as the training log" in shown and "not computed: domain_fid" in shown
+    assert "L_I c1 (nats; ceiling H(c1) = 1.386)" in shown and "L_I c2 (nats)" in shown  # no ceiling: continuous
+    assert "L_I c2, batch statistics (as the training log) (nats)" in shown and "not computed: domain_fid" in shown

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import types
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,12 @@ from ganforge.compare import (
     split_seeds,
     train_target,
 )
-from ganforge.compare_table import cell, table
+from ganforge.compare_table import cell, headlines, row_name, table
+from ganforge.compare_table import rows as compare_rows
 from ganforge.compare_plots import band
 from ganforge.errors import GanforgeError
 from ganforge.registry import Registry, load_registry
+from ganforge.results import Evaluation, Headline, MetricResult
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -110,32 +113,41 @@ def test_out_dir_never_mixes_runs_of_different_recipes(full_registry: Registry, 
         train_target(*args)
 
 
-def _outcome(label: str, seed: int, results: dict[str, Any], wall: float | None = 1.0) -> RunOutcome:
-    return RunOutcome(label, seed, Path(f"/runs/{label}-{seed}"), wall, results, [])
+def _outcome(label: str, seed: int, results: dict[str, MetricResult], wall: float | None = 1.0) -> RunOutcome:
+    return RunOutcome(label, seed, Path(f"/runs/{label}-{seed}"), wall, Evaluation(f"/runs/{label}-{seed}", 4, "data", results), [])
+
+
+def _one(name: str, value: float, key: str = "", **head: Any) -> dict[str, MetricResult]:
+    return {name: MetricResult((Headline(name if not key else f"{name} {key}", value, key=key, **head),))}
 
 
 def test_table_reports_median_and_range_over_seeds() -> None:
-    mi = lambda v: {"mutual_information": {"L_I": {"c1": v}, "H": {"c1": 2.3}}}  # noqa: E731
+    mi = lambda v: _one("mutual_information", v, "c1", unit="nats")  # noqa: E731
     outcomes = [_outcome("a", 0, mi(2.0)), _outcome("a", 1, mi(2.2)), _outcome("a", 2, mi(1.0), wall=None),
-                _outcome("b", 0, {"label_accuracy": {"accuracy": 0.5}})]
-    rows = table(Comparison(Path("."), ["a", "b"], outcomes, 10, [0, 1, 2], []))
-    assert list(rows) == ["L_I/c1", "label_accuracy", "wall_s"]
-    assert rows["L_I/c1"]["a"] == {"median": 2.0, "min": 1.0, "max": 2.2, "values": [2.0, 2.2, 1.0]}
-    assert "b" not in rows["L_I/c1"] and "a" not in rows["label_accuracy"]
+                _outcome("b", 0, _one("label_accuracy", 0.5))]
+    comparison = Comparison(Path("."), ["a", "b"], outcomes, 10, [0, 1, 2], [])
+    rows = table(comparison)
+    assert list(rows) == ["mutual_information/c1", "label_accuracy", "wall_s"]
+    assert rows["mutual_information/c1"]["a"] == {"median": 2.0, "min": 1.0, "max": 2.2, "values": [2.0, 2.2, 1.0]}
+    assert "b" not in rows["mutual_information/c1"] and "a" not in rows["label_accuracy"]
     assert rows["wall_s"]["a"]["values"] == [1.0, 1.0]  # the run without a wall time is left out
-    assert cell("L_I/c1", rows["L_I/c1"]["a"]) == "2.000 (1.000–2.200)"
-    assert cell("label_accuracy", rows["label_accuracy"]["b"]) == "0.500"
-    assert cell("label_accuracy", None) == "–"
+    heads = headlines(comparison)
+    assert cell(heads["mutual_information/c1"], rows["mutual_information/c1"]["a"]) == "2.000 (1.000–2.200)"
+    assert cell(heads["label_accuracy"], rows["label_accuracy"]["b"]) == "0.500"
+    assert cell(heads["label_accuracy"], None) == "–"
+    assert cell(heads["wall_s"], rows["wall_s"]["a"]) == "1.0 (1.0–1.0)"  # each row in its headline's format
+    assert compare_rows(comparison)[0] == ("mutual_information c1 (nats)", ["2.000 (1.000–2.200)", "–"])
 
 
 def test_table_shows_ground_truth_disentanglement_scores() -> None:
-    shapes = lambda mig, fv: {"mig": {"mig": mig}, "factor_vae": {"score": fv}}  # noqa: E731
+    shapes = lambda mig, fv: {**_one("mig", mig), **_one("factor_vae", fv)}  # noqa: E731
     outcomes = [_outcome("info", 0, shapes(0.3, 0.8)), _outcome("info", 1, shapes(0.1, 0.6)),
                 _outcome("plain", 0, shapes(0.01, 0.3))]
-    rows = table(Comparison(Path("."), ["info", "plain"], outcomes, 10, [0, 1], []))
+    comparison = Comparison(Path("."), ["info", "plain"], outcomes, 10, [0, 1], [])
+    rows = table(comparison)
     assert list(rows) == ["mig", "factor_vae", "wall_s"]
     assert rows["mig"]["info"]["values"] == [0.3, 0.1] and rows["factor_vae"]["plain"]["median"] == 0.3
-    assert cell("factor_vae", rows["factor_vae"]["info"]) == "0.700 (0.600–0.800)"
+    assert cell(headlines(comparison)["factor_vae"], rows["factor_vae"]["info"]) == "0.700 (0.600–0.800)"
 
 
 def test_curve_band_uses_steps_all_seeds_logged() -> None:
@@ -158,7 +170,8 @@ def test_compare_end_to_end(tmp_path: Path, monkeypatch: Any) -> None:
     report = json.loads(result.output[result.output.index("{\n"):])
     rows = report["table"]
     assert report["methods"] == ["info", "plain", "cond"] and report["seeds"] == [0, 1]
-    assert set(rows["L_I/c1"]) == {"info", "plain"} and set(rows["label_accuracy"]) == {"cond"}
+    assert set(rows["mutual_information/c1"]) == {"info", "plain"} and set(rows["label_accuracy"]) == {"cond"}
+    assert report["rows"]["mutual_information/c1"]["title"] == "L_I c1 (nats; ceiling H(c1) = 1.386)"
     assert set(rows["domain_fid"]) == set(rows["classifier_score"]) == {"info", "plain", "cond"}
     assert len(rows["domain_fid"]["cond"]["values"]) == 2  # two seeds
     assert sorted(p.name for p in (out / "runs").iterdir()) == [
@@ -166,15 +179,17 @@ def test_compare_end_to_end(tmp_path: Path, monkeypatch: Any) -> None:
     assert '"step": 4' in (out / "runs" / "info-seed1" / "metrics.jsonl").read_text()  # --steps reached every run
     html = (out / "report" / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 2 + 3 * 2  # two plots, a grid and a traversal per method
-    assert "Code accuracy over checkpoints" in html and (out / "report" / "code_accuracy.png").is_file()
+    assert "Headline numbers at the kept checkpoints" in html and (out / "report" / "checkpoints.png").is_file()
+    assert "code accuracy (c1) at the kept checkpoints" not in html  # titles are in the plot, not the page
     assert 'src="http' not in html and 'src="/' not in html  # self-contained
-    for name in ("report.md", "mutual_information.png", "losses.png", "results.json"):
+    for name in ("report.md", "tracked.png", "losses.png", "results.json"):
         assert (out / "report" / name).is_file(), name
     # finished runs can be compared again by path, without training
     again = runner.invoke(app, ["compare", str(out / "runs" / "info-seed0"), str(out / "runs" / "cond-seed0"),
                                 "--out", str(tmp_path / "again")])
     assert again.exit_code == 0, again.output
-    assert "training" not in again.output and "label accuracy" in again.output and "infogan" in again.output
+    assert not [line for line in again.output.splitlines() if line.startswith("training ")]  # nothing trained
+    assert "label accuracy" in again.output and "infogan" in again.output
 
 
 def test_data_presets_pick_each_methods_recipe(full_registry: Registry) -> None:
@@ -230,14 +245,31 @@ def test_offline_mnist_fails_in_one_line_with_both_ways_out(tmp_path: Path, monk
     assert "set download = true" not in errors[0]  # download already was true: no wrong advice
 
 
-def test_h_is_shown_as_a_ceiling_only_for_discrete_codes() -> None:
-    from ganforge.compare_table import entropies, row_name
+def test_h_is_shown_as_a_ceiling_only_for_discrete_codes(tmp_path: Path) -> None:
+    """InfoGAN's L_I headlines carry H(c) as their reference line for a discrete code only: the table's row
+    names say so, and the L_I plot draws the ceiling for c1 alone."""
+    from ganforge_infogan.metrics import MutualInformationBound
 
-    mi = {"L_I": {"c1": 2.2, "c2": 1.5}, "H": {"c1": 2.303, "c2": 0.693}, "discrete": {"c1": True, "c2": False}}
-    comparison = Comparison(Path("."), ["infogan"], [RunOutcome("infogan", 0, Path("."), None, {"mutual_information": mi}, [])],
-                            None, [0], [])
-    assert entropies(comparison) == {"c1": 2.303}
-    assert row_name("L_I/c1", comparison) == "L_I c1 (nats; H = 2.303)" and row_name("L_I/c2", comparison) == "L_I c2 (nats)"
+    from ganforge.compare_plots import _tracked
+
+    class Factor:
+        def __init__(self, name: str, discrete: bool, h: float) -> None:
+            self.name, self.discrete, self._h = name, discrete, h
+
+        def entropy(self) -> float:
+            return self._h
+
+    spec = types.SimpleNamespace(factors=[Factor("c1", True, 2.303), Factor("c2", False, 0.693)])
+    run = types.SimpleNamespace(spec=spec, batch_size=8, seed=0,
+                                loaded=types.SimpleNamespace(resolved=types.SimpleNamespace(
+                                    recipe=types.SimpleNamespace(data=types.SimpleNamespace(batch_size=8)))))
+    metric = MutualInformationBound()
+    metric._bound = lambda run, batch, seed, train_mode=False: {"c1": 2.2, "c2": 1.5}  # type: ignore[method-assign]
+    result = metric.compute(run)  # type: ignore[arg-type]
+    comparison = Comparison(Path("."), ["infogan"], [_outcome("infogan", 0, {"mutual_information": result})], None, [0], [])
+    assert row_name("mutual_information/c1", comparison) == "L_I c1 (nats; ceiling H(c1) = 2.303)"
+    assert row_name("mutual_information/c2", comparison) == "L_I c2 (nats)"
+    assert {term: h.reference for term, h in _tracked(comparison).items()} == {"L_I/c1": 2.303, "L_I/c2": None}
 
 
 def test_run_dirs_of_one_method_but_different_recipes_get_their_own_columns(full_registry: Registry, tmp_path: Path) -> None:
@@ -254,12 +286,12 @@ def test_run_dirs_of_one_method_but_different_recipes_get_their_own_columns(full
 
 
 def test_a_third_party_metric_appears_in_eval_the_compare_table_and_the_html(tmp_path: Path, monkeypatch: Any) -> None:
-    """A metric registered through register_metrics, with no change to the core: its headline number is a
-    row of the compare table (terminal and HTML) and a field of eval's results."""
-    import types
-
+    """Metrics registered through register_metrics, with no change to the core: a typed result's headline is a
+    row of the compare table (terminal and HTML) with its unit and format, its context a reference number and its
+    note a line under the table; a plain dict's headline() number is a row under the metric's name."""
     import ganforge
     from ganforge.compare import run_comparison
+    from ganforge.report import print_comparison
     from ganforge.report_html import write_report
     from ganforge.testing import make_registry
 
@@ -276,15 +308,36 @@ def test_a_third_party_metric_appears_in_eval_the_compare_table_and_the_html(tmp
         def headline(self, result: dict[str, Any]) -> float | None:
             return result["mean_abs_pixel"]
 
+    class Contrast(ganforge.Metric):
+        name = "contrast"
+
+        def applies(self, run: Any) -> bool:
+            return True
+
+        def compute(self, run: Any) -> ganforge.MetricResult:
+            head = ganforge.Headline("pixel contrast", 1.25, unit="sd", format="{:.2f}", higher_is_better=False)
+            return ganforge.MetricResult((head,), {"raw": [1.25]}, score=1.25, higher_is_better=False,
+                                         context={"pixel contrast of real images": 2.5},
+                                         note="Pixel contrast: the standard deviation of the samples' pixels.")
+
     def register_metrics(register: Any) -> None:
         register("sharpness", Sharpness, help="mean |pixel| of the samples")
+        register("contrast", Contrast, help="pixel contrast of the samples")
 
     plugin = types.SimpleNamespace(register_metrics=ganforge.hookimpl(register_metrics))
     registry = make_registry([("sharp", plugin)])
     monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
     info = _recipes(tmp_path)[0]
     comparison = run_comparison([info], registry, steps=2, out=tmp_path / "cmp", progress=False, say=lambda m: None)
-    assert comparison.outcomes[0].results["sharpness"] == {"mean_abs_pixel": 0.42}
+    assert comparison.outcomes[0].results.details("sharpness") == {"mean_abs_pixel": 0.42}
     assert table(comparison)["sharpness"]["info"]["median"] == 0.42
     html = write_report(comparison, tmp_path / "cmp" / "report").read_text()
     assert "<td>sharpness</td>" in html and ">0.42<" in html
+    assert "<td>pixel contrast (sd)</td>" in html and ">1.25<" in html
+    assert "pixel contrast of real images: 2.5" in html and "Pixel contrast: the standard deviation" in html
+    from rich.console import Console
+
+    console = Console(record=True, width=200)
+    print_comparison(comparison, console=console)
+    text = console.export_text()
+    assert "pixel contrast (sd)" in text and "1.25" in text and "sharpness" in text

@@ -89,38 +89,42 @@ def _fewer_votes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_perfect_encoder_scores_near_one() -> None:
     run = _run("perfect")
-    codes = FactorCodes().compute(run)["codes"]
+    codes = FactorCodes().compute(run).details["codes"]
     assert {c: r["factor"] for c, r in codes.items()} == {"c1": "shape", "c2": "a", "c3": "b"}
     assert codes["c1"]["accuracy"] == {"shape": 1.0}
     assert codes["c2"]["normalized_mi"] > 0.95 and codes["c3"]["normalized_mi"] > 0.95
     assert codes["c2"]["mi_nats"] == pytest.approx(codes["c2"]["normalized_mi"] * np.log(20), rel=0.02)
-    m = MutualInformationGap().compute(run)
+    m = MutualInformationGap().compute(run).details
     assert m["mig"] > 0.9
     assert m["top_code"] == {"shape": "c1", "a": "c2", "b": "c3"}
-    fv = FactorVAEScore().compute(run)
+    fv = FactorVAEScore().compute(run).details
     assert fv["score"] == 1.0 and fv["sampler"] == "rendered"
     assert fv["classifier"] == {"c1": "shape", "c2": "a", "c3": "b"}
+    heads = [h for metric in (MutualInformationGap(), FactorVAEScore()) for h in metric.compute(run).headlines]
+    assert [(h.label, h.higher_is_better) for h in heads] == [("MIG (ground-truth factors)", True),
+                                                            ("FactorVAE score (ground-truth factors)", True)]
+    assert FactorCodes().compute(run).tables[0].rows[0][:2] == ("c1", "shape")  # eval prints it as a table
 
 
 def test_permuted_encoder_is_reported_as_permuted() -> None:
     run = _run("permuted")
-    codes = FactorCodes().compute(run)["codes"]
+    codes = FactorCodes().compute(run).details["codes"]
     assert (codes["c2"]["factor"], codes["c3"]["factor"]) == ("b", "a")
-    assert MutualInformationGap().compute(run)["mig"] > 0.9  # MIG does not care which code holds which factor
-    assert FactorVAEScore().compute(run)["classifier"] == {"c1": "shape", "c2": "b", "c3": "a"}
+    assert MutualInformationGap().compute(run).details["mig"] > 0.9  # MIG does not care which code holds which factor
+    assert FactorVAEScore().compute(run).details["classifier"] == {"c1": "shape", "c2": "b", "c3": "a"}
 
 
 def test_random_encoder_scores_near_zero_or_chance() -> None:
     run = _run("random")
-    codes = FactorCodes().compute(run)["codes"]
+    codes = FactorCodes().compute(run).details["codes"]
     assert codes["c1"]["accuracy"]["shape"] < 0.4  # chance is 1/3
     assert all(r["normalized_mi"] < 0.1 for r in codes.values())
-    assert MutualInformationGap().compute(run)["mig"] < 0.05
-    assert FactorVAEScore().compute(run)["score"] < 0.6  # chance is 1/3 (three factors)
+    assert MutualInformationGap().compute(run).details["mig"] < 0.05
+    assert FactorVAEScore().compute(run).details["score"] < 0.6  # chance is 1/3 (three factors)
 
 
 def test_without_a_renderer_factor_vae_groups_the_data() -> None:
-    fv = FactorVAEScore().compute(_run("perfect", _data(render=False)))
+    fv = FactorVAEScore().compute(_run("perfect", _data(render=False))).details
     assert fv["sampler"].startswith("data grouped")
     assert fv["score"] > 0.9  # binned continuous factors are only nearly fixed, still clearly the right code
 

@@ -7,6 +7,7 @@ a test here (or elsewhere) and a section in docs/plugins/hooks.md.
 
 from __future__ import annotations
 
+import json
 import types
 from pathlib import Path
 from typing import Any
@@ -159,7 +160,40 @@ def test_register_metrics_metric_is_evaluated(tmp_path: Path) -> None:
     plugins = [("hooktest", _plugin(register_metrics=register_metrics))]
     train_steps(tiny_recipe(), 3, tmp_path, plugins=plugins)
     results = evaluate(tmp_path / "run", make_registry(plugins), only=["my_metric"])
-    assert results["my_metric"] == {"logged_steps": 3, "factors": []}
+    assert results.details("my_metric") == {"logged_steps": 3, "factors": []}
+    assert results.results["my_metric"].headlines == ()  # a plain dict without headline(): details only
+
+
+def test_a_typed_metric_result_is_shown_by_eval(tmp_path: Path) -> None:
+    """A plugin's MetricResult reaches `ganforge eval` as it is: its headline (name, unit, format, reference line)
+    in the metrics table, its own table after it; --json keeps every field."""
+    from rich.console import Console
+
+    from ganforge.report import print_eval
+
+    class Logged(ganforge.Metric):
+        name = "logged"
+
+        def applies(self, run: Any) -> bool:
+            return True
+
+        def compute(self, run: Any) -> ganforge.MetricResult:
+            n = len(run.training_log)
+            head = ganforge.Headline("logged rows", n, unit="rows", format="{:.0f}", reference=5, reference_label="planned")
+            table = ganforge.ResultTable("rows per phase", ("phase", "rows"), (("critic", str(n)),), bold=((0, 1),))
+            return ganforge.MetricResult((head,), {"rows": n}, (table,), score=n)
+
+    def register_metrics(register: Any) -> None:
+        register("logged", lambda options: Logged(), help="rows in metrics.jsonl")
+
+    plugins = [("hooktest", _plugin(register_metrics=register_metrics))]
+    train_steps(tiny_recipe(), 3, tmp_path, plugins=plugins)
+    results = evaluate(tmp_path / "run", make_registry(plugins), only=["logged"])
+    console = Console(record=True, width=120)
+    print_eval(results, console)
+    text = console.export_text()
+    assert "logged rows (rows; planned = 5)" in text and "3 rows" in text and "rows per phase" in text
+    assert ganforge.Evaluation.from_json(json.loads(json.dumps(results.to_json()))) == results
 
 
 def test_track_event_sees_the_documented_lifecycle(tmp_path: Path) -> None:

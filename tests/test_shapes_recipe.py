@@ -41,7 +41,7 @@ def test_shapes_recipe_trains_and_eval_reports_factor_metrics(tmp_path: Path, mo
     args = ["eval", str(run_dir), "--device", "cpu", *(a for m in METRICS for a in ("--metric", m))]
     result = runner.invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
-    res = json.loads(result.stdout)
+    res = {name: r["details"] for name, r in json.loads(result.stdout)["results"].items()}
     codes = res["factor_codes"]["codes"]
     assert list(codes) == ["c1", "c2", "c3", "c4", "c5"]
     assert all(r["factor"] in FACTOR_NAMES and 0 <= r["normalized_mi"] <= 1 for r in codes.values())
@@ -52,6 +52,6 @@ def test_shapes_recipe_trains_and_eval_reports_factor_metrics(tmp_path: Path, mo
 
     shown = runner.invoke(app, args)
     assert shown.exit_code == 0, shown.output
-    assert "codes vs ground-truth factors" in shown.stdout and "mig" in shown.stdout
-    assert "factor_vae: score" in shown.stdout
+    assert "codes vs ground-truth factors" in shown.stdout and "MIG (ground-truth factors)" in shown.stdout
+    assert "FactorVAE score (ground-truth factors)" in shown.stdout
     assert "[full]" in shown.stdout  # the data description is printed as text, not eaten as rich markup

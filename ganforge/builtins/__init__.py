@@ -52,10 +52,6 @@ def register_datasets(register: Any) -> None:
 
 @hookimpl
 def register_metrics(register: Any) -> None:
-    register("code_accuracy", "ganforge.evaluation:CodeAccuracy",
-             help="Discrete-code accuracy on labelled real images (Hungarian matching).")
-    register("mutual_information", "ganforge.evaluation:MutualInformationBound",
-             help="Variational lower bound L_I per factor on generated samples, in nats.")
     register("training", "ganforge.evaluation:TrainingSummary", help="Throughput and last losses of the run.")
     register("factor_codes", "ganforge.factor_metrics:FactorCodes",
              help="Data with known factors: each code's most informative factor (MI) and categorical-code accuracy.")

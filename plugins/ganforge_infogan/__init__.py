@@ -52,6 +52,14 @@ def register_critics(register: Any) -> None:
 
 
 @hookimpl
+def register_metrics(register: Any) -> None:
+    register("code_accuracy", f"{_P}.metrics:CodeAccuracy",
+             help="Discrete-code accuracy on labelled real images (Hungarian matching).")
+    register("mutual_information", f"{_P}.metrics:MutualInformationBound",
+             help="Variational lower bound L_I per factor on generated samples, in nats.")
+
+
+@hookimpl
 def register_methods(register: Any) -> None:
     register("infogan", f"{_P}.method:build", NoOptions,
              help="InfoGAN: the paper's MNIST networks, non-saturating loss and MI regularizer as defaults.")
