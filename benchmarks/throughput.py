@@ -1,23 +1,25 @@
-"""Training throughput of the InfoGAN MNIST step: ``python benchmarks/throughput.py``.
+"""Training throughput of the InfoGAN MNIST step against the public code: ``python benchmarks/throughput.py``.
 
 Times, in one process and interleaved (round-robin blocks of steps, so a noisy machine slows every
-variant alike), a full training step (critic + generator + Q) at batch 128 for:
+variant alike), a full training iteration (critic + generator + Q) at batch 128 for:
 
-- ``reference``: the structure of the popular public PyTorch InfoGAN for MNIST, written here: a
-  DataLoader with per-item PIL → ToTensor → Normalize transforms, separate critic passes on the real
-  and the fake batch, a second critic pass for the generator and Q losses (with weight gradients for
-  the critic it does not step), fp32, NCHW, ``.item()`` on the losses every step;
-- the same step with one technique added at a time (cumulative), so each gain is measured on its own:
-  ``+memory`` (data resident as one uint8 tensor, batch-level conversion), ``+one-pass`` (the fake
-  batch's trunk features feed both D's head and Q; critic weights frozen in the generator step),
-  ``+channels-last``, ``+joint`` (real and fake through the critic as one batch);
-- ``ganforge``: the engine's own ``Trainer.train_step`` with the recipe's defaults, and variants
-  with ``train.channels_last=false``, ``train.joint_critic_pass=true`` and ``train.compile=true``.
+- ``reference``: the public PyTorch InfoGAN for MNIST that users copy (Natsu6767/InfoGAN-PyTorch), its
+  structure mirrored here (:class:`PublicStep` says exactly what): torchvision's MNIST dataset and
+  DataLoader with per-image transforms, one generator forward whose fake batch serves both steps,
+  separate trunk passes for the real and the fake batch, a second trunk pass with critic weight
+  gradients for G and Q, sigmoid + ``BCELoss``, Adam over two parameter groups each, ``.item()`` on the
+  losses every iteration, fp32, NCHW;
+- ``ganforge``: the engine's own ``Trainer.train_step`` for ``recipes/infogan_mnist.toml`` with the shipped
+  defaults (``precision = "auto"``: bf16 on a CPU with native bf16, else fp32), and variants with
+  ``train.precision=fp32``, ``train.channels_last=false``, ``train.joint_critic_pass=true`` (batch norm
+  over real and fake together: a different method, for speed comparison only) and ``train.compile=true``.
 
-All variants use the same networks (the ``infogan_mnist`` generator and critic and the same Q head).
-It prints median images/s with the spread over rounds, ms/step, the ratio to ``reference``,
-achieved GFLOP/s (FLOPs of one step counted with ``torch.utils.flop_counter``) as a fraction of
-this machine's measured fp32 GEMM peak, and the process's peak RSS.
+The reference uses the public code's networks (the paper's architecture written as convolutions),
+ganforge its ``infogan_mnist`` networks (the same layers as FC layers); the FLOPs of one step are
+printed for each, so the two can be compared as work done, not only as images/s. It prints median
+images/s with the spread over rounds, ms/step, the ratio to ``reference``, achieved GFLOP/s (counted
+with ``torch.utils.flop_counter``) as a fraction of this machine's measured GEMM peak in the variant's
+precision, and the process's peak RSS. ``--profile VARIANT`` prints torch.profiler's op table instead.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,52 +41,109 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mnist-t10k"
 BATCH = 128
 
 
-# --- the reference-style step ------------------------------------------------------------------
-class ItemDataset(torch.utils.data.Dataset):
-    """torchvision-style: one PIL image per item, transformed per item."""
+# --- the reference: the public PyTorch InfoGAN step ---------------------------------------------------
+class PublicGenerator(nn.Module):
+    """The public code's MNIST G, as its layer list: 1×1 and 7×7 transposed convolutions in place of the paper's
+    FC layers (74 → 1024 → 128·7·7), two 4×4 stride-2 up-convolutions, batch norm + ReLU, sigmoid output."""
 
-    def __init__(self, images: np.ndarray) -> None:
-        from torchvision import transforms
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(74, 1024, 1, 1, bias=False), nn.BatchNorm2d(1024), nn.ReLU(),
+            nn.ConvTranspose2d(1024, 128, 7, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(),
+            nn.ConvTranspose2d(128, 64, 4, 2, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+            nn.ConvTranspose2d(64, 1, 4, 2, padding=1, bias=False), nn.Sigmoid())
 
-        self.images = images
-        self.transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int) -> tuple[Tensor, int]:
-        from PIL import Image
-
-        return self.transform(Image.fromarray(self.images[i], mode="L")), 0
+    def forward(self, z: Tensor) -> Tensor:  # (B, 74, 1, 1) → (B, 1, 28, 28) in [0, 1]
+        return self.net(z)
 
 
-class ReferenceStep:
-    """The public-code structure, with techniques switched on one at a time."""
+def public_trunk() -> nn.Module:
+    """The shared D/Q trunk: 4×4 stride-2 convolutions 1 → 64 → 128, a 7×7 convolution to 1024, leaky ReLU 0.1."""
+    return nn.Sequential(
+        nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.1, inplace=True),
+        nn.Conv2d(64, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.1, inplace=True),
+        nn.Conv2d(128, 1024, 7, bias=False), nn.BatchNorm2d(1024), nn.LeakyReLU(0.1, inplace=True))
 
-    def __init__(self, images_u8: Tensor, memory: bool, one_pass: bool, channels_last: bool, joint: bool) -> None:
-        from ganforge_infogan.networks import InfoGANCritic, InfoGANGenerator
+
+class PublicQ(nn.Module):
+    """Q on the trunk: 1×1 conv 1024 → 128 + batch norm, then the 10 logits, 2 means and 2 variances."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1024, 128, 1, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.1, inplace=True))
+        self.logits, self.mu, self.var = nn.Conv2d(128, 10, 1), nn.Conv2d(128, 2, 1), nn.Conv2d(128, 2, 1)
+
+    def forward(self, h: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        x = self.body(h)
+        return self.logits(x).squeeze(), self.mu(x).squeeze(), self.var(x).squeeze().exp()
+
+
+def _init(m: nn.Module) -> None:
+    """DCGAN initialisation, as the public code applies it: N(0, 0.02) convolutions, N(1, 0.02) batch-norm scales."""
+    if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+def torchvision_mnist_root(data_dir: Path) -> Path:
+    """A temporary torchvision ``MNIST`` root whose raw files are the local 10k test images (decompressed).
+
+    torchvision checks that all four raw files exist; the training-set names point at the test files (only
+    speed is measured here), and ``train=False`` reads the test files.
+    """
+    import gzip
+    import tempfile
+
+    raw = Path(tempfile.mkdtemp(prefix="ganforge-bench-")) / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for kind in ("images-idx3", "labels-idx1"):
+        target = raw / f"t10k-{kind}-ubyte"
+        target.write_bytes(gzip.decompress((data_dir / f"t10k-{kind}-ubyte.gz").read_bytes()))
+        (raw / f"train-{kind}-ubyte").symlink_to(target)
+    return raw.parent.parent
+
+
+class PublicStep:
+    """One iteration of the public PyTorch InfoGAN that users copy (Natsu6767/InfoGAN-PyTorch, ``train.py``
+    with ``models/mnist_model.py``), mirrored in structure, written here:
+
+    - data: torchvision's ``MNIST`` dataset with ``Resize(28)``, ``CenterCrop(28)``, ``ToTensor()`` per image,
+      a shuffled ``DataLoader`` of 128 (no workers), images in [0, 1];
+    - D: the real batch through trunk and D head (sigmoid), ``BCELoss`` against ones, ``backward()``; then one
+      generator forward on fresh noise (z ~ N(0, 1)^62, a one-hot digit code, 2 uniform codes), the fake batch
+      *detached* through trunk and D head, ``BCELoss`` against zeros, ``backward()``, one Adam step over two
+      parameter groups (trunk, D head);
+    - G and Q: the *same* fake batch through the trunk again (critic weights get gradients nobody uses),
+      ``BCELoss`` against ones, Q's cross-entropy for the digit code and 0.1 × the Gaussian NLL of the
+      continuous codes, ``backward()``, one Adam step over two groups (G, Q);
+    - ``.item()`` on both losses every iteration (the public code appends them to its loss lists).
+
+    Labels are float (``torch.full(..., 1.0)``): current torch refuses BCE against the integer labels the
+    public code creates. fp32, NCHW, as the public code runs.
+    """
+
+    def __init__(self, mnist_root: Path) -> None:
+        from torchvision import datasets, transforms
 
         torch.manual_seed(0)
-        self.memory, self.one_pass, self.joint = memory, one_pass, joint
-        self.G = InfoGANGenerator(74, (1, 28, 28))
-        self.D = InfoGANCritic((1, 28, 28))
-        self.Q = nn.Sequential(nn.Linear(1024, 128, bias=False), nn.BatchNorm1d(128), nn.LeakyReLU(0.1),
-                               nn.Linear(128, 10 + 2 * 2))
-        if channels_last:
-            for m in (self.G, self.D):
-                m.to(memory_format=torch.channels_last)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-        self.opt_g = torch.optim.Adam([*self.G.parameters(), *self.Q.parameters()], lr=1e-3, betas=(0.5, 0.999))
-        self.images = images_u8
-        self.loader = torch.utils.data.DataLoader(ItemDataset(images_u8[:, 0].numpy()), batch_size=BATCH,
-                                                  shuffle=True, drop_last=True, num_workers=0)
+        self.G, self.trunk, self.Q = PublicGenerator(), public_trunk(), PublicQ()
+        self.D = nn.Sequential(nn.Conv2d(1024, 1, 1), nn.Sigmoid())
+        for m in (self.G, self.trunk, self.D, self.Q):
+            m.apply(_init)
+        self.opt_d = torch.optim.Adam([{"params": self.trunk.parameters()}, {"params": self.D.parameters()}],
+                                      lr=2e-4, betas=(0.5, 0.999))
+        self.opt_g = torch.optim.Adam([{"params": self.G.parameters()}, {"params": self.Q.parameters()}],
+                                      lr=2e-4, betas=(0.5, 0.999))
+        transform = transforms.Compose([transforms.Resize(28), transforms.CenterCrop(28), transforms.ToTensor()])
+        dataset = datasets.MNIST(str(mnist_root), train=False, download=False, transform=transform)
+        self.loader = torch.utils.data.DataLoader(dataset, batch_size=BATCH, shuffle=True)
         self._it = iter(self.loader)
-        self.rows = images_u8.shape[0]
+        self.bce, self.ce = nn.BCELoss(), nn.CrossEntropyLoss()
 
-    def real_batch(self) -> Tensor:
-        if self.memory:
-            idx = torch.randint(self.rows, (BATCH,))
-            return self.images[idx].float().div_(127.5).sub_(1.0)
+    def _real(self) -> Tensor:
         try:
             return next(self._it)[0]
         except StopIteration:
@@ -93,59 +151,57 @@ class ReferenceStep:
             return next(self._it)[0]
 
     def __call__(self) -> None:
-        G, D, Q = self.G, self.D, self.Q
-        real = self.real_batch()
-        cat = torch.randint(10, (BATCH,))
-        cont = torch.rand(BATCH, 2) * 2 - 1
-        z = torch.cat([torch.rand(BATCH, 62) * 2 - 1, F.one_hot(cat, 10).float(), cont], 1)
-        fake = G(z)
-        # critic step
+        real = self._real()
+        b = real.size(0)
         self.opt_d.zero_grad()
-        if self.joint:
-            logits = D.head(D.features(torch.cat([real, fake.detach()])))
-            real_logit, fake_logit = logits.split(BATCH)
-        else:
-            real_logit = D.head(D.features(real))
-            fake_logit = D.head(D.features(fake.detach()))
-        d_loss = (F.binary_cross_entropy_with_logits(real_logit, torch.ones_like(real_logit))
-                  + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit)))
-        d_loss.backward()
+        label = torch.full((b,), 1.0)
+        loss_real = self.bce(self.D(self.trunk(real)).view(-1), label)
+        loss_real.backward()
+        label.fill_(0.0)
+        idx = np.random.randint(10, size=b)
+        dis_c = torch.zeros(b, 10, 1, 1)
+        dis_c[torch.arange(b), torch.from_numpy(idx)] = 1.0
+        con_c = torch.rand(b, 2, 1, 1) * 2 - 1
+        noise = torch.cat([torch.randn(b, 62, 1, 1), dis_c, con_c], dim=1)
+        fake = self.G(noise)  # the one generator forward of the iteration
+        loss_fake = self.bce(self.D(self.trunk(fake.detach())).view(-1), label)
+        loss_fake.backward()
+        d_loss = loss_real + loss_fake
         self.opt_d.step()
-        # generator + Q step: a second pass of the fake batch through the critic
+
         self.opt_g.zero_grad()
-        if self.one_pass:
-            D.requires_grad_(False)
-        feats = D.features(fake)
-        g_adv = F.binary_cross_entropy_with_logits(D.head(feats), torch.ones(BATCH))
-        q = Q(feats)
-        mean, log_std = q[:, 10:12], q[:, 12:14]
-        nll_cont = (log_std + 0.5 * ((cont - mean) / log_std.exp()) ** 2).sum(1).mean()
-        g_loss = g_adv + F.cross_entropy(q[:, :10], cat) + 0.1 * nll_cont
+        out = self.trunk(fake)
+        label.fill_(1.0)
+        gen_loss = self.bce(self.D(out).view(-1), label)
+        q_logits, q_mu, q_var = self.Q(out)
+        dis_loss = self.ce(q_logits, torch.from_numpy(idx))
+        x = con_c.view(b, -1)  # Gaussian NLL of the continuous codes, summed over codes, mean over the batch
+        nll = (0.5 * torch.log(2 * np.pi * q_var + 1e-6) + (x - q_mu) ** 2 / (2 * q_var + 1e-6)).sum(1).mean()
+        g_loss = gen_loss + dis_loss + 0.1 * nll
         g_loss.backward()
         self.opt_g.step()
-        if self.one_pass:
-            D.requires_grad_(True)
-        else:
-            d_loss.item(), g_loss.item()  # per-step logging, as public code does
+        g_loss.item(), d_loss.item()
 
 
 # --- ganforge's engine ---------------------------------------------------------------------------
-def ganforge_step(data_dir: Path, overrides: list[str]) -> Callable[[], None]:
-    from ganforge.trainer import Trainer, load_data
+def ganforge_step(data_dir: Path, overrides: list[str]) -> tuple[Callable[[], None], str]:
+    """The engine's ``Trainer.train_step`` for ``recipes/infogan_mnist.toml`` at batch 128, and its precision."""
     from ganforge.recipe import apply_overrides, read_toml, resolve
     from ganforge.registry import load_registry
+    from ganforge.trainer import Trainer, load_data
 
     raw = read_toml(ROOT / "recipes" / "infogan_mnist.toml")
     apply_overrides(raw, ["data.source=idx", f"data.path={data_dir}", f"data.batch_size={BATCH}", *overrides])
     resolved = resolve(raw, load_registry(), "benchmark")
     trainer = Trainer(resolved, load_data(resolved), torch.device("cpu"))
-    return trainer.train_step
+    return trainer.train_step, "bf16" if trainer.autocast == torch.bfloat16 else "fp32"
 
 
 # --- measuring -------------------------------------------------------------------------------------
-def gemm_peak(n: int = 2048, repeats: int = 10) -> float:
-    """fp32 GFLOP/s of a square matmul, best of ``repeats``."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def gemm_peak(dtype: torch.dtype, n: int = 2048, repeats: int = 10) -> float:
+    """GFLOP/s of a square ``dtype`` matmul, best of ``repeats``."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
     best = float("inf")
     for _ in range(repeats):
         t = time.perf_counter()
@@ -162,13 +218,23 @@ def step_flops(step: Callable[[], None]) -> int:
     return counter.get_total_flops()
 
 
+def cpu_flags() -> str:
+    """The CPU's vector and matrix extensions that matter here (from /proc/cpuinfo)."""
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return "?"
+    wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
+    return " ".join(f for f in wanted if f in flags) or "none of avx2/avx512/amx"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="directory with MNIST idx(.gz) files")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (the median is reported)")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per variant per round")
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--only", nargs="*", help="variant names to run (default: all)")
+    parser.add_argument("--only", nargs="*", help="variant names to run besides 'reference' (default: all)")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     parser.add_argument("--profile", metavar="VARIANT",
                         help="instead of timing, print torch.profiler's op table for a few steps of one variant")
@@ -176,18 +242,11 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from ganforge.builtins.options import IdxOptions
-    from ganforge.data.idx import load
-    from ganforge.interfaces import DataContext
-
-    images = load(IdxOptions(path=str(args.data)), DataContext(seed=0, cache_dir="~/.cache/ganforge")).images  # (N, 1, 28, 28) uint8
-    variants: dict[str, Callable[[], Callable[[], None]]] = {
-        "reference": lambda: ReferenceStep(images, False, False, False, False),
-        "+memory": lambda: ReferenceStep(images, True, False, False, False),
-        "+one-pass": lambda: ReferenceStep(images, True, True, False, False),
-        "+channels-last": lambda: ReferenceStep(images, True, True, True, False),
-        "+joint": lambda: ReferenceStep(images, True, True, True, True),
+    root = torchvision_mnist_root(args.data)
+    variants: dict[str, Callable[[], tuple[Callable[[], None], str]]] = {
+        "reference": lambda: (PublicStep(root), "fp32"),
         "ganforge": lambda: ganforge_step(args.data, []),
+        "ganforge fp32": lambda: ganforge_step(args.data, ["train.precision=fp32"]),
         "ganforge nchw": lambda: ganforge_step(args.data, ["train.channels_last=false"]),
         "ganforge joint": lambda: ganforge_step(args.data, ["train.joint_critic_pass=true"]),
         "ganforge compile": lambda: ganforge_step(args.data, ["train.compile=true"]),
@@ -198,7 +257,7 @@ def main() -> None:
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
 
-        step = variants[args.profile]()
+        step, _ = variants[args.profile]()
         for _ in range(args.warmup):
             step()
         with profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -208,14 +267,15 @@ def main() -> None:
         return
 
     steps: dict[str, Callable[[], None]] = {}
+    precision: dict[str, str] = {}
     for name, make in variants.items():
-        steps[name] = make()
+        steps[name], precision[name] = make()
         t = time.perf_counter()
         for _ in range(args.warmup):
             steps[name]()
         print(f"warm-up {name}: {time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
     flops = {name: step_flops(step) for name, step in steps.items()}
-    peak = gemm_peak()
+    peak = {"fp32": gemm_peak(torch.float32), "bf16": gemm_peak(torch.bfloat16)}
 
     rates: dict[str, list[float]] = {name: [] for name in steps}
     for r in range(args.rounds):
@@ -227,17 +287,19 @@ def main() -> None:
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
 
     ref = statistics.median(rates["reference"])
-    print(f"InfoGAN MNIST training step, batch {BATCH}, fp32, {torch.get_num_threads()} threads, "
-          f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}")
-    print(f"median of {args.rounds} interleaved rounds × {args.steps} steps; fp32 GEMM peak {peak:.0f} GFLOP/s")
-    print(f"{'variant':<18} {'images/s':>9} {'spread':>15} {'ms/step':>8} {'× ref':>6} {'GFLOP/step':>10} "
+    print(f"InfoGAN MNIST training step, batch {BATCH}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
+          f"CPU capability {torch.backends.cpu.get_cpu_capability()}, flags: {cpu_flags()}")
+    print(f"median of {args.rounds} interleaved rounds × {args.steps} steps; GEMM peak (2048² matmul) "
+          f"fp32 {peak['fp32']:.0f} GFLOP/s, bf16 {peak['bf16']:.0f} GFLOP/s")
+    print(f"{'variant':<17} {'prec':>4} {'images/s':>9} {'spread':>11} {'ms/step':>8} {'× ref':>6} {'GFLOP/step':>10} "
           f"{'GFLOP/s':>8} {'% peak':>7}")
     for name, values in rates.items():
         med = statistics.median(values)
         gflop = flops[name] / 1e9
         achieved = gflop * med / BATCH
-        print(f"{name:<18} {med:>9.0f} {f'{min(values):.0f}–{max(values):.0f}':>15} {1000 * BATCH / med:>8.1f} "
-              f"{med / ref:>6.2f} {gflop:>10.2f} {achieved:>8.1f} {100 * achieved / peak:>6.1f}%")
+        print(f"{name:<17} {precision[name]:>4} {med:>9.0f} {f'{min(values):.0f}–{max(values):.0f}':>11} "
+              f"{1000 * BATCH / med:>8.1f} {med / ref:>6.2f} {gflop:>10.2f} {achieved:>8.1f} "
+              f"{100 * achieved / peak[precision[name]]:>6.1f}%")
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

@@ -27,7 +27,25 @@ def select_device(name: str = "auto") -> torch.device:
     return device
 
 
+def native_bf16_cpu() -> bool:
+    """Whether this CPU computes bf16 natively: AVX-512-BF16 or AMX tiles (detected at run time).
+
+    oneDNN also runs bf16 on plain AVX-512 (and slower paths elsewhere) by converting to fp32, which
+    costs more than it saves, so 'auto' asks for the native instructions, not for bf16 to work at all.
+    """
+    cpu = getattr(torch, "cpu", None)
+    checks = [getattr(cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    if any(callable(c) for c in checks):
+        return any(bool(c()) for c in checks if callable(c))
+    try:  # older torch: the kernel's flags (Linux)
+        flags = open("/proc/cpuinfo", encoding="ascii", errors="replace").read()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
 def bf16_supported(device: torch.device) -> bool:
+    """Whether bf16 autocast runs at all on ``device`` (natively or emulated)."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     if device.type == "cpu":
@@ -35,15 +53,34 @@ def bf16_supported(device: torch.device) -> bool:
     return False
 
 
+def bf16_native(device: torch.device) -> bool:
+    """Whether bf16 is *faster* on ``device``: a CUDA GPU with bf16 support, or a CPU with native bf16 instructions."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and native_bf16_cpu() and bf16_supported(device)
+
+
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for 'fp32' | 'bf16' | 'auto' (None means plain fp32)."""
+    """The autocast dtype for 'fp32' | 'bf16' | 'auto' (None means plain fp32).
+
+    'auto' is bf16 where the hardware runs it natively (:func:`bf16_native`), fp32 elsewhere; 'bf16'
+    insists and is an error where bf16 does not run at all.
+    """
     if precision == "fp32":
         return None
-    if precision == "bf16" or bf16_supported(device):
-        if not bf16_supported(device):
-            raise GanforgeError(f"precision 'bf16' is not supported on {device}; use train.precision = 'fp32'")
-        return torch.bfloat16
-    return None
+    if precision == "auto":
+        return torch.bfloat16 if bf16_native(device) else None
+    if not bf16_supported(device):
+        raise GanforgeError(f"precision 'bf16' is not supported on {device}; use train.precision = 'fp32' or 'auto'")
+    return torch.bfloat16
+
+
+def fast_cuda_math(device: torch.device) -> None:
+    """TF32 tensor cores for fp32 matrix products and convolutions on CUDA (Ampere and newer): about 10 bits of
+    mantissa in the products, accumulated in fp32, as PyTorch Lightning and most GAN code bases run."""
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
 
 
 @contextmanager

@@ -73,14 +73,26 @@ class World:
 
         The module's parameters and buffers are broadcast from rank 0 now, as DDP does when it wraps a
         module. ``find_unused_parameters`` is needed when some of the phase's parameters get no gradient in
-        some steps (a lazy regularizer that owns parameters).
+        some steps (a lazy regularizer that owns parameters). DDP's broadcast of buffers at every forward is
+        off: the generator's forward runs before the critic step and its graph is used by the generator
+        step, so overwriting its batch-norm statistics in between would invalidate that graph; the
+        trainer calls :meth:`sync_buffers` once per iteration instead, before the generator's forward.
         """
         if not self.active:
             return phase
         from torch.nn.parallel import DistributedDataParallel
 
-        # DDP's default: each forward first broadcasts rank 0's buffers (batch-norm statistics)
-        return DistributedDataParallel(phase, device_ids=None, find_unused_parameters=find_unused_parameters)
+        return DistributedDataParallel(phase, device_ids=None, find_unused_parameters=find_unused_parameters,
+                                       broadcast_buffers=False)
+
+    def sync_buffers(self, modules: list[nn.Module]) -> None:
+        """Copy rank 0's buffers (batch-norm running statistics) into every rank's ``modules`` (a no-op in one process)."""
+        if not self.active:
+            return
+        with torch.no_grad():
+            for module in modules:
+                for buf in module.buffers():
+                    dist.broadcast(buf, src=0)
 
     def all_mean(self, values: Tensor) -> Tensor:
         """The mean of ``values`` over ranks (``values`` itself in a single process)."""

@@ -141,11 +141,15 @@ class TrainSection(BaseModel):
     checkpoint_every: int = Field(500, ge=1, description="Write a checkpoint every N steps (and at the end).")
     keep_checkpoints: int = Field(3, ge=1, description="How many of the newest checkpoints to keep.")
     precision: Literal["auto", "fp32", "bf16"] = Field(
-        "fp32", description="Autocast precision for the forward passes: 'fp32', 'bf16', or 'auto' (bf16 where supported)."
+        "auto", description="Autocast precision for the forward passes: 'auto' (bf16 where the hardware runs it natively: "
+        "CUDA GPUs with bf16, CPUs with AVX-512-BF16 or AMX; fp32 elsewhere), 'fp32', or 'bf16'. fp32 runs use TF32 "
+        "matrix products on CUDA."
     )
-    joint_critic_pass: bool = Field(
-        False,
-        description="Push real and fake images through the critic in one batch (faster; batch-norm then sees both).",
+    joint_critic_pass: bool | Literal["auto"] = Field(
+        "auto",
+        description="Push real and fake images through the critic in one batch. 'auto': when the critic has no batch "
+        "norm (then the two passes compute the same thing, one batch is faster); true forces it (batch norm then "
+        "normalises over real and fake together, a different method), false never.",
     )
     channels_last: bool = Field(
         True,

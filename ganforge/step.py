@@ -6,13 +6,17 @@ under Q, R1, a gradient penalty, …) added by regularizers::
     repeat n_critic times:                                          CriticStep
         x ~ data                                 (B, C, H, W), in [-1, 1]
         (z, c) ~ P(z) P(c)                       (B, noise_dim), {name: (B,)}
-        x̃ = G(z, c)                              (B, C, H, W), no gradient into G
+        x̃ = G(z, c)                              (B, C, H, W): generate(); D's step sees it detached
         L_D = V_D(D(x), D(x̃)) + Σ_r every_r · terms_r(view)       terms of the regularizers due now
         descend ∇L_D for D and the modules on D's optimizer (e.g. Q)
-    (z, c) ~ P(z) P(c);  x̃ = G(z, c)                                GeneratorStep
+    the last critic step's (z, c) and x̃:                            GeneratorStep
     L_G = V_G(D(x̃)) + Σ_r every_r · terms_r(view)                   D's parameters held fixed
     descend ∇L_G for G and the modules on G's optimizer
 
+One generator pass per critic step, and none more: the fake batch of the (last) critic step, with its
+graph into G, is also the generator step's, scored by the critic just updated, as the public PyTorch
+InfoGAN code does (one z and one G(z) per iteration for both losses). The expectation each step
+estimates is unchanged; a second draw of z would only add a generator forward.
 Each phase is a small ``nn.Module`` whose ``forward`` does the phase's whole computation and returns
 its loss: the engine (``engine.py``) wraps it in ``DistributedDataParallel`` when several processes
 train, calls ``backward()`` and steps the optimizer, and owns everything else (precision, devices,
@@ -42,6 +46,11 @@ class StepResult:
 
     loss: Tensor
     logs: dict[str, Tensor]
+
+
+def generate(system: System, latent: LatentBatch) -> Tensor:
+    """x̃ = G(z, c): (B, C, H, W) in [-1, 1], differentiable into G where gradients are enabled."""
+    return system.generator(system.spec.generator_input(latent))
 
 
 def due(every: int, index: int) -> bool:
@@ -101,19 +110,20 @@ class CriticStep(nn.Module):
         super().__init__()
         self.critic = system.critic
         self.trained = nn.ModuleDict(system.side("critic"))  # e.g. InfoGAN's Q: DDP averages their gradients too
-        self.system = system  # plain attribute: G is used here but not trained
+        self.system = system  # plain attribute: the spec, objective and regularizers (G is not run here)
         self.joint_pass = joint_pass
 
-    def forward(self, real: Tensor, labels: Tensor | None, latent: LatentBatch, step: int, index: int) -> StepResult:
-        """``real`` (B, C, H, W), ``labels`` (B,) or None, ``latent`` (B rows); ``index`` counts critic steps."""
-        s, G, D = self.system.spec, self.system.generator, self.system.critic
+    def forward(self, real: Tensor, labels: Tensor | None, latent: LatentBatch, fake: Tensor, step: int,
+                index: int) -> StepResult:
+        """``real`` (B, C, H, W), ``labels`` (B,) or None, ``latent`` (B rows) and ``fake`` = G(latent) (B, C, H, W);
+        ``index`` counts critic steps."""
+        s, D = self.system.spec, self.system.critic
+        fake = fake.detach()  # x̃: no gradient into G from D's loss
         cond_fake = s.condition_values(latent)  # (B,) class labels for a conditional model, else None
         cond_real = labels if cond_fake is not None else None  # real images are conditioned on their labels
         regs = {k: r for k, r in self.system.regularizers.items() if due(self.system.every[k], index)}
         if any(r.needs_real_grad for r in regs.values()):
             real = real.detach().requires_grad_(True)  # a leaf: R1 differentiates D(x) with respect to x
-        with torch.no_grad():
-            fake = G(s.generator_input(latent))  # x̃ = G(z, c): (B, C, H, W), detached from G
         if self.joint_pass:  # one trunk pass over [x; x̃] (2B, C, H, W): batch norm sees both halves
             both = None if cond_fake is None else torch.cat([cond_real, cond_fake])  # type: ignore[list-item]
             real_f, fake_f = D.features(torch.cat([real, fake.to(real.dtype)]), both).split(len(real))
@@ -140,13 +150,13 @@ class GeneratorStep(nn.Module):
         self.trained = nn.ModuleDict(system.side("generator"))  # e.g. Q with optimizer = "generator"
         self.system = system  # plain attribute: D is used here but held fixed
 
-    def forward(self, latent: LatentBatch, step: int, index: int) -> StepResult:
-        """``latent`` (B rows); ``index`` counts generator steps."""
-        s, G, D = self.system.spec, self.system.generator, self.system.critic
+    def forward(self, latent: LatentBatch, fake: Tensor, step: int, index: int) -> StepResult:
+        """``latent`` (B rows) and ``fake`` = G(latent) (B, C, H, W), differentiable into G; ``index`` counts
+        generator steps."""
+        s, D = self.system.spec, self.system.critic
         cond_fake = s.condition_values(latent)
         regs = {k: r for k, r in self.system.regularizers.items() if due(self.system.every[k], index)}
         with frozen([D, *self.system.side("critic").values()]):
-            fake = G(s.generator_input(latent))  # x̃ = G(z, c): (B, C, H, W), differentiable into G
             fake_f = D.features(fake, cond_fake)  # (B, F): one trunk pass feeds the head and Q
             fake_logits = D.head(fake_f, cond_fake).float()  # (B,)
             adversarial = self.system.objective.generator_loss(fake_logits)  # V_G: ()

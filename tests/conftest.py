@@ -18,7 +18,7 @@ TINY: dict[str, Any] = {
     "latent": {"noise_dim": 8},
     "generator": {"kind": "mlp", "hidden": 32, "layers": 1},
     "critic": {"kind": "mlp", "hidden": 32, "layers": 1},
-    "train": {"steps": 6, "log_every": 2, "sample_every": 3, "checkpoint_every": 3, "sample_grid": 4},
+    "train": {"steps": 6, "log_every": 2, "sample_every": 3, "checkpoint_every": 3, "sample_grid": 4, "precision": "fp32"},
 }
 
 

@@ -37,7 +37,7 @@ SMALL_NETS = {"generator": {"kind": "mlp", "hidden": 32, "layers": 1}, "critic":
 BASE: dict[str, Any] = {
     "run": {"device": "cpu"}, "data": {"source": "synthetic", "size": 256, "batch_size": 32},
     "latent": {"noise_dim": 8, "factors": [{"name": "c1", "kind": "categorical", "k": 4}]},
-    "train": {"steps": 6, "log_every": 2, "sample_every": 6, "checkpoint_every": 6, "sample_grid": 4},
+    "train": {"steps": 6, "log_every": 2, "sample_every": 6, "checkpoint_every": 6, "sample_grid": 4, "precision": "fp32"},
 }
 RECIPES: dict[str, dict[str, Any]] = {
     "info": {**BASE, **SMALL_NETS, "model": {"method": "infogan"}},

@@ -82,6 +82,22 @@ def test_n_critic_critic_steps_then_one_generator_step_in_order() -> None:
     assert [step for _, _, step in CALLS] == [0, 0, 0, 0, 1, 1, 1, 1]
 
 
+@pytest.mark.parametrize("n_critic", [1, 3])
+def test_one_generator_pass_per_critic_step_and_the_generator_step_reuses_the_last(n_critic: int) -> None:
+    """As in the official InfoGAN code: G runs once per critic step, and the generator step scores the last critic
+    step's fake batch (the same tensor, with its graph into G) instead of drawing and generating a new one."""
+    trainer = _trainer(tiny_recipe(train={"n_critic": n_critic}))
+    calls: list[torch.Tensor] = []
+    trainer.system.generator.register_forward_hook(lambda m, args, out: calls.append(out))
+    seen: dict[str, list[torch.Tensor]] = {"critic": [], "generator": []}
+    critic_phase, generator_phase = trainer.critic_phase, trainer.generator_phase
+    trainer.critic_phase = lambda real, labels, latent, fake, *a: (seen["critic"].append(fake), critic_phase(real, labels, latent, fake, *a))[1]  # type: ignore[assignment]
+    trainer.generator_phase = lambda latent, fake, *a: (seen["generator"].append(fake), generator_phase(latent, fake, *a))[1]  # type: ignore[assignment]
+    trainer.train_step()
+    assert len(calls) == n_critic and seen["critic"] == calls and seen["generator"] == [calls[-1]]
+    assert calls[-1].requires_grad and not any(c.requires_grad for c in calls[:-1])  # only the last keeps a graph
+
+
 def test_generator_step_leaves_the_critic_and_q_untouched_and_moves_g() -> None:
     raw = tiny_recipe("infogan", [{"name": "c", "kind": "categorical", "k": 3}])
     trainer = _trainer(raw)
@@ -91,7 +107,8 @@ def test_generator_step_leaves_the_critic_and_q_untouched_and_moves_g() -> None:
     g_before = {k: v.clone() for k, v in trainer.system.generator.state_dict().items()}
     for module in critic_side:
         module.zero_grad(set_to_none=True)  # what the critic step left
-    trainer.generator_step()
+    latent = trainer._latent()
+    trainer.generator_step(latent, trainer.generate(latent))
     for module, old in zip(critic_side, before, strict=True):
         assert all(torch.equal(v, old[k]) for k, v in module.state_dict().items() if "running" not in k and "num_batches" not in k)
         assert all(p.grad is None for p in module.parameters())  # not even computed
@@ -118,8 +135,9 @@ def test_two_regularizers_with_one_name_are_rejected_naming_both() -> None:
 
 def test_a_log_named_like_a_loss_of_the_same_regularizer_is_an_error() -> None:
     trainer = _trainer(tiny_recipe(regularizers=[{"kind": "clashing"}]))
+    latent = trainer._latent()
     with pytest.raises(PluginError, match=r"'clashing' returned 'x' both as a loss and as a log"):
-        trainer.critic_step()
+        trainer.critic_step(latent, trainer.generate(latent, grad=False), 0)
 
 
 def test_a_lazy_regularizer_runs_every_n_steps_scaled_by_n() -> None:

@@ -49,7 +49,8 @@ def make_registry(plugins: Plugins = (), entry_points: bool = True) -> Registry:
 
 
 def tiny_recipe(method: str = TINY, factors: Sequence[dict[str, Any]] = (), **sections: Any) -> dict[str, Any]:
-    """A raw recipe that trains in milliseconds: 64 synthetic 8×8 images, tiny networks, CPU.
+    """A raw recipe that trains in milliseconds: 64 synthetic 8×8 images, tiny networks, CPU, fp32 (so what a
+    test sees does not depend on whether the machine has native bf16, where ``precision = "auto"`` would use it).
 
     ``factors`` become ``[[latent.factors]]`` tables; ``sections`` are merged over the defaults
     table by table, e.g. ``tiny_recipe("infogan", [{"name": "c", "kind": "uniform"}], train={"steps": 50})``.
@@ -61,7 +62,8 @@ def tiny_recipe(method: str = TINY, factors: Sequence[dict[str, Any]] = (), **se
         "latent": {"noise_dim": 4, "factors": [dict(f) for f in factors]},
         "generator": {"kind": TINY},
         "critic": {"kind": TINY},
-        "train": {"steps": 4, "log_every": 1, "sample_every": 4, "checkpoint_every": 4, "sample_grid": 4},
+        "train": {"steps": 4, "log_every": 1, "sample_every": 4, "checkpoint_every": 4, "sample_grid": 4,
+                  "precision": "fp32"},
     }
     for key, table in sections.items():
         raw[key] = {**raw.get(key, {}), **copy.deepcopy(table)} if isinstance(table, dict) else copy.deepcopy(table)

@@ -94,7 +94,8 @@ def test_engine_conditions_the_critic_on_data_labels(cgan_raw: dict[str, Any], r
     batch = []
     stream_next = trainer.stream.next
     trainer.stream.next = lambda: (batch.append(stream_next()), batch[-1])[1]  # type: ignore[method-assign]
-    trainer.critic_step()
+    latent = trainer._latent()
+    trainer.critic_step(latent, trainer.generate(latent, grad=False), 0)
     (real, labels), = batch
     assert seen[0][0] is real and torch.equal(seen[0][1], labels)  # real images with the data's labels
     assert seen[1][1] is not None and not torch.equal(seen[1][1], labels)  # fakes with their sampled labels

@@ -1,0 +1,82 @@
+"""bf16 quality guard: the MNIST InfoGAN recipe in fp32 and in bf16, same seeds: ``python benchmarks/precision_guard.py``.
+
+``train.precision = "auto"`` trains in bf16 on hardware with native bf16. This benchmark checks that
+doing so changes nothing but speed: for each seed it trains ``recipes/infogan_mnist.toml`` on the local
+MNIST files once with ``train.precision=fp32`` and once with ``bf16`` (through
+``benchmarks/infogan_mnist.py``, so runs finished under ``--out`` are reused), evaluates the final
+checkpoint (code accuracy of c1, L_I per factor with Q in eval mode) and prints, per precision, the
+median and range over seeds, and the training wall time.
+
+The guard holds when, for every number, the bf16 median lies inside the fp32 runs' range over seeds
+and the fp32 median inside the bf16 range: the difference is then within seed noise. Every flag after
+``--`` goes to ``ganforge run``, e.g. ``-- --set train.steps=1500``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import statistics
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+_spec = importlib.util.spec_from_file_location("infogan_mnist_bench", HERE / "infogan_mnist.py")
+bench = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
+_spec.loader.exec_module(bench)  # type: ignore[union-attr]
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def final_numbers(run_dir: Path, data: Path) -> dict[str, float]:
+    """Code accuracy of c1 and L_I per factor at the run's newest checkpoint, and its wall time in minutes."""
+    from ganforge.evaluation import evaluate
+    from ganforge.registry import load_registry
+
+    got = evaluate(run_dir, load_registry(), ["data.source=idx", f"data.path={data}"], "cpu",
+                   ["code_accuracy", "mutual_information"])
+    wall = json.loads((run_dir / "finished.json").read_text())["wall_s"]
+    l_i = got.details("mutual_information")["L_I"]
+    return {"accuracy c1": got.details("code_accuracy")["c1"]["accuracy"],
+            **{f"L_I {k} (nats)": v for k, v in l_i.items()}, "train min": wall / 60}
+
+
+def spread(values: list[float]) -> str:
+    med = f"{statistics.median(values):.3f}"
+    return med if len(values) == 1 else f"{med} ({min(values):.3f}–{max(values):.3f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--data", type=Path, default=bench.DEFAULT_DATA, help="directory with MNIST idx(.gz) files")
+    parser.add_argument("--out", type=Path, default=Path("bench-runs/precision-guard"))
+    parser.add_argument("--jobs", type=int, default=2, help="runs trained at once, each with cores/jobs threads")
+    parser.add_argument("--fresh", action="store_true", help="retrain runs that already finished")
+    args, extra = parser.parse_known_args()
+    extra = [a for a in extra if a != "--"]
+
+    numbers: dict[str, list[dict[str, float]]] = {}
+    for precision in PRECISIONS:
+        runs = bench.train_all(args.seeds, args.out / precision, args.data,
+                               [*extra, "--set", f"train.precision={precision}"], args.fresh, args.jobs)
+        numbers[precision] = [final_numbers(runs[seed], args.data) for seed in args.seeds]
+        for seed, n in zip(args.seeds, numbers[precision], strict=True):
+            print(f"{precision} seed {seed}: " + "  ".join(f"{k} {v:.3f}" for k, v in n.items()), flush=True)
+
+    keys = list(numbers["fp32"][0])
+    print(f"\n| number | fp32 ({len(args.seeds)} seeds) | bf16 ({len(args.seeds)} seeds) | within seed noise |")
+    print("|---|---|---|---|")
+    holds = True
+    for key in keys:
+        a, b = ([n[key] for n in numbers[p]] for p in PRECISIONS)
+        inside = min(a) <= statistics.median(b) <= max(a) and min(b) <= statistics.median(a) <= max(b)
+        if key != "train min":
+            holds &= inside
+        print(f"| {key} | {spread(a)} | {spread(b)} | {'yes' if inside else 'no'}{' (speed)' if key == 'train min' else ''} |")
+    print(f"\nguard {'holds' if holds else 'FAILS'}: " + ("each bf16 median lies in fp32's range over seeds and vice "
+          "versa" if holds else "some median lies outside the other precision's range over seeds") + f" (seeds {args.seeds})")
+
+
+if __name__ == "__main__":
+    main()
