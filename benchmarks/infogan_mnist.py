@@ -1,6 +1,6 @@
 """InfoGAN on real MNIST digits, several seeds: ``python benchmarks/infogan_mnist.py``.
 
-For each seed this trains ``recipes/infogan_mnist.toml`` on the local MNIST files (labels are used only
+For each seed this trains ``recipes/infogan_mnist.toml`` (or ``--recipe``) on the local MNIST files (labels are used only
 for evaluation), times the run, and evaluates every kept checkpoint with the registered metrics:
 categorical-code accuracy (argmax of Q on the 10 000 real images, Hungarian-matched to the digit
 labels) and L_I per factor. It prints one row per seed and the median and worst accuracy, the
@@ -27,39 +27,49 @@ from ganforge import logkeys
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mnist-t10k"
+RECIPE = ROOT / "recipes" / "infogan_mnist.toml"  # the paper's; --recipe recipes/infogan_plus_mnist.toml for the other
 
 
-def train_cmd(seed: int, out: Path, data: Path, extra: list[str]) -> list[str]:
-    return [sys.executable, "-m", "ganforge", "run", str(ROOT / "recipes" / "infogan_mnist.toml"),
+def train_cmd(seed: int, out: Path, data: Path, extra: list[str], recipe: Path = RECIPE) -> list[str]:
+    return [sys.executable, "-m", "ganforge", "run", str(recipe),
             "--set", "data.source=idx", "--set", f"data.path={data}", "--set", f"run.seed={seed}",
             "--set", "train.keep_checkpoints=1000", "--out", str(out / f"seed-{seed}"), "--no-progress", *extra]
 
 
-def train_all(seeds: list[int], out: Path, data: Path, extra: list[str], fresh: bool, jobs: int) -> dict[int, Path]:
+def train_all(seeds: list[int], out: Path, data: Path, extra: list[str], fresh: bool, jobs: int,
+              recipe: Path = RECIPE) -> dict[int, Path]:
     """Train every seed not finished yet, ``jobs`` at a time (each with cores/jobs torch threads)."""
-    runs: dict[int, Path] = {}
-    todo: list[int] = []
-    for seed in seeds:
+    done = train_many([(seed, out, extra) for seed in seeds], data, fresh, jobs, recipe)
+    return {seed: done[(seed, out)] for seed in seeds}
+
+
+def train_many(runs: list[tuple[int, Path, list[str]]], data: Path, fresh: bool, jobs: int,
+               recipe: Path = RECIPE) -> dict[tuple[int, Path], Path]:
+    """Train each ``(seed, out, extra)`` not finished yet under ``out/seed-N``, ``jobs`` at a time from one queue
+    (so no core idles while another configuration still has runs to do); → ``(seed, out)`` → run directory."""
+    finished: dict[tuple[int, Path], Path] = {}
+    todo: list[tuple[int, Path, list[str]]] = []
+    for seed, out, extra in runs:
         seed_dir = out / f"seed-{seed}"
         done = [p.parent for p in seed_dir.glob("*/finished.json")]
         if done and not fresh:
-            runs[seed] = done[0]
+            finished[(seed, out)] = done[0]
         else:
             shutil.rmtree(seed_dir, ignore_errors=True)
-            todo.append(seed)
+            todo.append((seed, out, extra))
     env = dict(os.environ)
     if jobs > 1:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(max(1, (os.cpu_count() or jobs) // jobs))
-    running: list[tuple[int, subprocess.Popen, float]] = []
+    running: list[tuple[int, Path, subprocess.Popen, float]] = []
     while todo or running:
         while todo and len(running) < jobs:
-            seed = todo.pop(0)
-            cmd = train_cmd(seed, out, data, extra)
+            seed, out, extra = todo.pop(0)
+            cmd = train_cmd(seed, out, data, extra, recipe)
             print("$", " ".join(cmd), flush=True)
-            running.append((seed, subprocess.Popen(cmd, env=env), time.perf_counter()))
+            running.append((seed, out, subprocess.Popen(cmd, env=env), time.perf_counter()))
         time.sleep(1)
         for item in list(running):
-            seed, proc, start = item
+            seed, out, proc, start = item
             if proc.poll() is None:
                 continue
             running.remove(item)
@@ -67,8 +77,8 @@ def train_all(seeds: list[int], out: Path, data: Path, extra: list[str], fresh: 
                 raise SystemExit(f"seed {seed}: ganforge run exited with {proc.returncode}")
             run_dir = next((out / f"seed-{seed}").iterdir())
             (run_dir / "finished.json").write_text(json.dumps({"wall_s": time.perf_counter() - start, "jobs": jobs}))
-            runs[seed] = run_dir
-    return runs
+            finished[(seed, out)] = run_dir
+    return finished
 
 
 def evaluate_steps(run_dir: Path, data: Path) -> list[dict]:
@@ -91,6 +101,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="directory with MNIST idx(.gz) files")
+    parser.add_argument("--recipe", type=Path, default=RECIPE, help="the recipe to train (default: the paper's)")
     parser.add_argument("--out", type=Path, default=Path("bench-runs/infogan-mnist"))
     parser.add_argument("--fresh", action="store_true", help="retrain seeds that already finished")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -99,7 +110,7 @@ def main() -> None:
     args, extra = parser.parse_known_args()
     extra = [a for a in extra if a != "--"]
 
-    runs = train_all(args.seeds, args.out, args.data, extra, args.fresh, args.jobs)
+    runs = train_all(args.seeds, args.out, args.data, extra, args.fresh, args.jobs, args.recipe)
     results = []
     for seed in args.seeds:
         run_dir = runs[seed]

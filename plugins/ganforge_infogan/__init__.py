@@ -30,6 +30,9 @@ def register_latent_factors(register: Any) -> None:
 def register_regularizers(register: Any) -> None:
     register("mutual_information", f"{_P}.regularizer:MutualInformation", o.MutualInformationOptions,
              help="InfoGAN's Q head on the critic trunk and its variational mutual-information loss (logs L_I).")
+    register("mutual_information_plus", f"{_P}.real_images:MutualInformationPlus", o.MutualInformationPlusOptions,
+             help="InfoGAN's Q and MI loss plus Q on real images (beyond the paper): balanced categories, "
+             "confident and augmentation-consistent assignments.")
 
 
 @hookimpl

@@ -10,6 +10,7 @@ from typing import Any
 from ganforge import Method
 
 MI_KIND = "mutual_information"
+MI_KINDS = (MI_KIND, "mutual_information_plus")  # the paper's Q and MI loss, alone or with real-image terms
 
 
 def defaults(raw: dict[str, Any]) -> dict[str, Any]:
@@ -35,11 +36,11 @@ def check(recipe: Any) -> list[tuple[str, str]]:
             "InfoGAN needs at least one structured code; add e.g. "
             "[[latent.factors]] name = \"c1\", kind = \"categorical\", k = 10",
         ))
-    if not any(r.kind == MI_KIND for r in recipe.regularizers):
+    if not any(r.kind in MI_KINDS for r in recipe.regularizers):
         problems.append((
             "regularizers",
-            f"InfoGAN needs a [[regularizers]] table with kind = \"{MI_KIND}\" (its Q head and MI loss); "
-            "you replaced the method's default list, so add it back",
+            f"InfoGAN needs a [[regularizers]] table with kind = \"{MI_KIND}\" (its Q head and MI loss; or "
+            f"\"{MI_KINDS[1]}\"); you replaced the method's default list, so add it back",
         ))
     return problems
 

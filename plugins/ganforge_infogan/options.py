@@ -112,3 +112,38 @@ class SpatialBroadcastOptions(BaseModel):
     channels: int = Field(
         32, ge=4, description="Channels of the two 3×3 convolutions on the coarse grid (halved by each up-convolution)."
     )
+
+
+class MutualInformationPlusOptions(MutualInformationOptions):
+    """InfoGAN's Q and MI loss, plus terms that put Q to work on *real* images (beyond the paper)."""
+
+    balance: float = Field(
+        1.0, ge=0, le=1e3, allow_inf_nan=False,
+        description="Weight of KL(mean_x Q(c | x_real) ‖ P(c)) per categorical code: Q's marginal over a real batch "
+        "kept at the uniform prior, so no category can absorb two digits (IMSAT / RIM information maximisation).",
+    )
+    confidence: float = Field(
+        0.0, ge=0, le=1e3, allow_inf_nan=False,
+        description="Weight of the mean entropy H(Q(c | x_real)) per categorical code: confident assignments.",
+    )
+    consistency: float = Field(
+        1.0, ge=0, le=1e3, allow_inf_nan=False,
+        description="Weight of KL(Q(c | x) ‖ Q(c | aug(x))) on real images (the clean side held fixed): the code must "
+        "not change under a small shift, rotation and scaling of the image.",
+    )
+    shift: float = Field(2.0, ge=0, le=16, allow_inf_nan=False,
+                         description="Augmentation: largest shift, in pixels, along each axis.")
+    rotation: float = Field(15.0, ge=0, le=180, allow_inf_nan=False,
+                            description="Augmentation: largest rotation, in degrees, either way.")
+    scale: float = Field(0.1, ge=0, le=0.5, allow_inf_nan=False,
+                         description="Augmentation: scale factor drawn from [1 − scale, 1 + scale].")
+    until_step: int | None = Field(
+        None, ge=1, le=10**9,
+        description="Apply the real-image terms only before this generator step (a warm-up: they set the categories "
+        "early, then leave the paper's objective alone); none: always.",
+    )
+    real_trunk_gradient: bool = Field(
+        False,
+        description="Let the real-image terms update the critic trunk too; false: only Q's own layers learn from them "
+        "(the trunk features of real images are detached).",
+    )

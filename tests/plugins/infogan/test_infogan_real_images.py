@@ -1,0 +1,126 @@
+"""mutual_information_plus: the real-image terms' values on constructed inputs, where their gradients go, a short run."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from ganforge import BuildContext, CriticAccess, LatentSpec, StepView
+from ganforge_infogan.factors import Categorical, Uniform
+from ganforge_infogan.options import CategoricalOptions, MutualInformationPlusOptions, UniformOptions
+from ganforge.testing import TinyCritic
+from ganforge_infogan.real_images import MutualInformationPlus, augment, balance_kl, consistency_kl, mean_entropy
+
+B, FEAT, K = 32, 16, 4
+
+
+def test_balance_is_zero_for_a_balanced_marginal_and_log_k_for_a_collapsed_one() -> None:
+    balanced = torch.eye(K).repeat(B // K, 1)  # every category used B/K times, each row confident
+    collapsed = torch.zeros(B, K)
+    collapsed[:, 0] = 1  # every image in category 0
+    assert balance_kl(balanced).item() == pytest.approx(0.0, abs=1e-6)
+    assert balance_kl(collapsed).item() == pytest.approx(math.log(K), rel=1e-5)
+    uniform_rows = torch.full((B, K), 1 / K)  # balanced too, but unsure: balance 0, entropy log K
+    assert balance_kl(uniform_rows).item() == pytest.approx(0.0, abs=1e-6)
+    assert mean_entropy(uniform_rows).item() == pytest.approx(math.log(K), rel=1e-5)
+    assert mean_entropy(balanced).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_consistency_is_zero_for_identical_predictions_and_positive_for_different_ones() -> None:
+    logits = torch.randn(B, K, generator=torch.Generator().manual_seed(0))
+    assert consistency_kl(logits, logits.clone()).item() == pytest.approx(0.0, abs=1e-6)
+    assert consistency_kl(logits, logits.roll(1, dims=1)).item() > 0.1
+    aug = logits.clone().requires_grad_(True)
+    clean = logits.clone().requires_grad_(True)
+    consistency_kl(clean, aug + 1e-3 * torch.randn_like(aug)).backward()
+    assert clean.grad is None and aug.grad is not None  # the clean side is the fixed target
+
+
+def test_augment_moves_images_a_little_and_keeps_the_background() -> None:
+    x = -torch.ones(8, 1, 28, 28)
+    x[:, :, 10:18, 10:18] = 1.0  # a white square on black
+    g = torch.Generator().manual_seed(0)
+    out = augment(x, g, shift=2, rotation=15, scale=0.1)
+    assert out.shape == x.shape and out.min() >= -1 - 1e-5 and out.max() <= 1 + 1e-5
+    assert torch.allclose(out[:, :, :3, :], torch.full_like(out[:, :, :3, :], -1.0), atol=1e-5)  # border stays black
+    assert not torch.allclose(out, x)  # something moved
+    same = augment(x, g, shift=0, rotation=0, scale=0)
+    assert torch.allclose(same, x, atol=1e-5)  # no augmentation: the identity
+
+
+def _setup(**options: Any) -> tuple[LatentSpec, MutualInformationPlus, TinyCritic]:
+    torch.manual_seed(0)
+    spec = LatentSpec(noise_dim=4, factors=[Categorical("c1", 1.0, CategoricalOptions(k=K)), Uniform("c2", 0.1, UniformOptions())])
+    ctx = BuildContext(image_shape=(1, 8, 8), spec=spec, critic_feature_width=FEAT)
+    return spec, MutualInformationPlus(MutualInformationPlusOptions(**options), ctx), TinyCritic((1, 8, 8), FEAT)
+
+
+def _critic_view(spec: LatentSpec, critic: TinyCritic, step: int = 0) -> StepView:
+    latent = spec.sample(B, torch.Generator().manual_seed(1))
+    fake = torch.rand(B, 1, 8, 8) * 2 - 1
+    real = torch.rand(B, 1, 8, 8) * 2 - 1
+    return StepView("critic", step, spec, latent, fake, critic.features(fake), real, critic.features(real),
+                    critic=CriticAccess(critic))
+
+
+def _has_grad(module: nn.Module) -> bool:
+    return any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters())
+
+
+@pytest.mark.parametrize("real_trunk_gradient", [False, True])
+def test_real_terms_train_q_and_reach_the_trunk_only_when_asked(real_trunk_gradient: bool) -> None:
+    spec, reg, critic = _setup(real_trunk_gradient=real_trunk_gradient, confidence=0.5, trunk_gradient=False)
+    terms = reg.critic_terms(_critic_view(spec, critic))
+    assert set(terms.losses) == {"mi", "real"}
+    assert {"real/balance/c1", "real/confidence/c1", "real/consistency/c1", "L_I/c1"} <= set(terms.logs)
+    assert not any(k.endswith("/c2") and k.startswith("real/") for k in terms.logs)  # continuous codes take no part
+    terms.losses["real"].backward()
+    assert _has_grad(reg.q)
+    assert _has_grad(critic.trunk) is real_trunk_gradient
+
+
+def test_until_step_turns_the_real_terms_off_and_leaves_the_paper_loss() -> None:
+    spec, reg, critic = _setup(until_step=10)
+    assert "real" in reg.critic_terms(_critic_view(spec, critic, step=9)).losses
+    late = reg.critic_terms(_critic_view(spec, critic, step=10))
+    assert set(late.losses) == {"mi"} and not any(k.startswith("real/") for k in late.logs)
+
+
+def test_weights_scale_the_real_loss_as_documented() -> None:
+    spec, reg, critic = _setup(balance=2.0, confidence=3.0, consistency=0.0)
+    terms = reg.critic_terms(_critic_view(spec, critic))
+    expected = 2.0 * terms.logs["real/balance/c1"] + 3.0 * terms.logs["real/confidence/c1"]
+    assert terms.losses["real"].item() == pytest.approx(expected.item(), rel=1e-5)
+    assert "real/consistency/c1" not in terms.logs  # weight 0: no augmented pass at all
+
+
+def test_it_needs_a_categorical_code_and_q_on_the_critic_optimizer() -> None:
+    spec = LatentSpec(noise_dim=4, factors=[Uniform("c2", 0.1, UniformOptions())])
+    ctx = BuildContext(image_shape=(1, 8, 8), spec=spec, critic_feature_width=FEAT)
+    with pytest.raises(ValueError, match="needs a categorical code"):
+        MutualInformationPlus(MutualInformationPlusOptions(), ctx)
+    _, _, _ = _setup()
+    spec2 = LatentSpec(noise_dim=4, factors=[Categorical("c1", 1.0, CategoricalOptions(k=K))])
+    ctx2 = BuildContext(image_shape=(1, 8, 8), spec=spec2, critic_feature_width=FEAT)
+    with pytest.raises(ValueError, match="optimizer must be 'critic'"):
+        MutualInformationPlus(MutualInformationPlusOptions(optimizer="generator"), ctx2)
+
+
+def test_the_plus_recipe_trains_end_to_end_and_logs_the_real_terms(tmp_path: Path) -> None:
+    """recipes/infogan_plus_mnist.toml's regularizer on synthetic 28-px data, a few steps through the engine."""
+    from ganforge.recipe import read_toml
+    from ganforge.testing import train_steps
+
+    recipe = read_toml(Path(__file__).resolve().parents[3] / "recipes" / "infogan_plus_mnist.toml")
+    raw = {**recipe, "data": {"source": "synthetic", "size": 64, "image_size": 28, "batch_size": 16},
+           "run": {"name": "plus", "seed": 0, "device": "cpu"},
+           "train": {"steps": 3, "log_every": 1, "sample_every": 3, "checkpoint_every": 3, "precision": "fp32"}}
+    log = train_steps(raw, 3, tmp_path)
+    keys = set(log[-1])
+    assert any(k.endswith("real/balance/c1") for k in keys) and any(k.endswith("L_I/c1") for k in keys)
+    assert all(math.isfinite(v) for row in log for k, v in row.items() if isinstance(v, float))
