@@ -56,11 +56,11 @@ def main() -> None:
     args, extra = parser.parse_known_args()
     extra = [a for a in extra if a != "--"]
 
+    runs = bench.train_many([(seed, args.out / p, [*extra, "--set", f"train.precision={p}"])
+                             for seed in args.seeds for p in PRECISIONS], args.data, args.fresh, args.jobs)
     numbers: dict[str, list[dict[str, float]]] = {}
     for precision in PRECISIONS:
-        runs = bench.train_all(args.seeds, args.out / precision, args.data,
-                               [*extra, "--set", f"train.precision={precision}"], args.fresh, args.jobs)
-        numbers[precision] = [final_numbers(runs[seed], args.data) for seed in args.seeds]
+        numbers[precision] = [final_numbers(runs[(seed, args.out / precision)], args.data) for seed in args.seeds]
         for seed, n in zip(args.seeds, numbers[precision], strict=True):
             print(f"{precision} seed {seed}: " + "  ".join(f"{k} {v:.3f}" for k, v in n.items()), flush=True)
 

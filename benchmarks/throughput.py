@@ -125,14 +125,16 @@ class PublicStep:
     public code creates. fp32, NCHW, as the public code runs.
     """
 
-    def __init__(self, mnist_root: Path) -> None:
+    def __init__(self, mnist_root: Path, device: torch.device) -> None:
         from torchvision import datasets, transforms
 
         torch.manual_seed(0)
+        self.device = device
         self.G, self.trunk, self.Q = PublicGenerator(), public_trunk(), PublicQ()
         self.D = nn.Sequential(nn.Conv2d(1024, 1, 1), nn.Sigmoid())
         for m in (self.G, self.trunk, self.D, self.Q):
             m.apply(_init)
+            m.to(device)
         self.opt_d = torch.optim.Adam([{"params": self.trunk.parameters()}, {"params": self.D.parameters()}],
                                       lr=2e-4, betas=(0.5, 0.999))
         self.opt_g = torch.optim.Adam([{"params": self.G.parameters()}, {"params": self.Q.parameters()}],
@@ -151,18 +153,19 @@ class PublicStep:
             return next(self._it)[0]
 
     def __call__(self) -> None:
-        real = self._real()
+        dev = self.device
+        real = self._real().to(dev)
         b = real.size(0)
         self.opt_d.zero_grad()
-        label = torch.full((b,), 1.0)
+        label = torch.full((b,), 1.0, device=dev)
         loss_real = self.bce(self.D(self.trunk(real)).view(-1), label)
         loss_real.backward()
         label.fill_(0.0)
         idx = np.random.randint(10, size=b)
-        dis_c = torch.zeros(b, 10, 1, 1)
+        dis_c = torch.zeros(b, 10, 1, 1, device=dev)
         dis_c[torch.arange(b), torch.from_numpy(idx)] = 1.0
-        con_c = torch.rand(b, 2, 1, 1) * 2 - 1
-        noise = torch.cat([torch.randn(b, 62, 1, 1), dis_c, con_c], dim=1)
+        con_c = torch.rand(b, 2, 1, 1, device=dev) * 2 - 1
+        noise = torch.cat([torch.randn(b, 62, 1, 1, device=dev), dis_c, con_c], dim=1)
         fake = self.G(noise)  # the one generator forward of the iteration
         loss_fake = self.bce(self.D(self.trunk(fake.detach())).view(-1), label)
         loss_fake.backward()
@@ -174,7 +177,7 @@ class PublicStep:
         label.fill_(1.0)
         gen_loss = self.bce(self.D(out).view(-1), label)
         q_logits, q_mu, q_var = self.Q(out)
-        dis_loss = self.ce(q_logits, torch.from_numpy(idx))
+        dis_loss = self.ce(q_logits, torch.from_numpy(idx).to(dev))
         x = con_c.view(b, -1)  # Gaussian NLL of the continuous codes, summed over codes, mean over the batch
         nll = (0.5 * torch.log(2 * np.pi * q_var + 1e-6) + (x - q_mu) ** 2 / (2 * q_var + 1e-6)).sum(1).mean()
         g_loss = gen_loss + dis_loss + 0.1 * nll
@@ -184,7 +187,7 @@ class PublicStep:
 
 
 # --- ganforge's engine ---------------------------------------------------------------------------
-def ganforge_step(data_dir: Path, overrides: list[str]) -> tuple[Callable[[], None], str]:
+def ganforge_step(data_dir: Path, overrides: list[str], device: torch.device) -> tuple[Callable[[], None], str]:
     """The engine's ``Trainer.train_step`` for ``recipes/infogan_mnist.toml`` at batch 128, and its precision."""
     from ganforge.recipe import apply_overrides, read_toml, resolve
     from ganforge.registry import load_registry
@@ -193,7 +196,7 @@ def ganforge_step(data_dir: Path, overrides: list[str]) -> tuple[Callable[[], No
     raw = read_toml(ROOT / "recipes" / "infogan_mnist.toml")
     apply_overrides(raw, ["data.source=idx", f"data.path={data_dir}", f"data.batch_size={BATCH}", *overrides])
     resolved = resolve(raw, load_registry(), "benchmark")
-    trainer = Trainer(resolved, load_data(resolved), torch.device("cpu"))
+    trainer = Trainer(resolved, load_data(resolved), device)
     return trainer.train_step, "bf16" if trainer.autocast == torch.bfloat16 else "fp32"
 
 
@@ -236,6 +239,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--only", nargs="*", help="variant names to run besides 'reference' (default: all)")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (every variant runs there; GEMM peaks stay CPU's)")
     parser.add_argument("--profile", metavar="VARIANT",
                         help="instead of timing, print torch.profiler's op table for a few steps of one variant")
     args = parser.parse_args()
@@ -243,13 +247,14 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     root = torchvision_mnist_root(args.data)
+    dev = torch.device(args.device)
     variants: dict[str, Callable[[], tuple[Callable[[], None], str]]] = {
-        "reference": lambda: (PublicStep(root), "fp32"),
-        "ganforge": lambda: ganforge_step(args.data, []),
-        "ganforge fp32": lambda: ganforge_step(args.data, ["train.precision=fp32"]),
-        "ganforge nchw": lambda: ganforge_step(args.data, ["train.channels_last=false"]),
-        "ganforge joint": lambda: ganforge_step(args.data, ["train.joint_critic_pass=true"]),
-        "ganforge compile": lambda: ganforge_step(args.data, ["train.compile=true"]),
+        "reference": lambda: (PublicStep(root, dev), "fp32"),
+        "ganforge": lambda: ganforge_step(args.data, [], dev),
+        "ganforge fp32": lambda: ganforge_step(args.data, ["train.precision=fp32"], dev),
+        "ganforge nchw": lambda: ganforge_step(args.data, ["train.channels_last=false"], dev),
+        "ganforge joint": lambda: ganforge_step(args.data, ["train.joint_critic_pass=true"], dev),
+        "ganforge compile": lambda: ganforge_step(args.data, ["train.compile=true"], dev),
     }
     if args.only:
         variants = {k: v for k, v in variants.items() if k in args.only or k in ("reference", args.profile)}
@@ -277,12 +282,15 @@ def main() -> None:
     flops = {name: step_flops(step) for name, step in steps.items()}
     peak = {"fp32": gemm_peak(torch.float32), "bf16": gemm_peak(torch.bfloat16)}
 
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)  # time finished work, not queued kernels
     rates: dict[str, list[float]] = {name: [] for name in steps}
     for r in range(args.rounds):
         for name, step in steps.items():
+            sync()
             t = time.perf_counter()
             for _ in range(args.steps):
                 step()
+            sync()
             rates[name].append(args.steps * BATCH / (time.perf_counter() - t))
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
 
