@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from ganforge.cli_options import SetOption, StepOption, device_arg, parse_codes
 from ganforge.errors import GanforgeError
 
 app = typer.Typer(
@@ -29,11 +30,6 @@ app = typer.Typer(
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-SetOption = Annotated[
-    list[str] | None,
-    typer.Option("--set", "-s", help="Override a recipe key, e.g. --set train.steps=200 (repeatable).", show_default=False),
-]
 
 
 def _err(message: str) -> None:
@@ -74,15 +70,6 @@ def _registry(clashes_fatal: bool = True) -> Any:
     return registry
 
 
-def _device_arg(device: str | None) -> str | None:
-    """``--device`` checked like the recipe's ``run.device``, so a typo is an error before anything runs."""
-    import re
-
-    if device is not None and not re.fullmatch(r"auto|cpu|mps|cuda(:\d{1,3})?", device):
-        raise typer.BadParameter(f"{device[:40]!r}: use auto, cpu, cuda, cuda:N or mps")
-    return device
-
-
 def _version(value: bool) -> None:
     if value:
         from ganforge import __version__
@@ -106,34 +93,15 @@ def plugins(
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
 ) -> None:
     """List every plugin: distribution, version, source, and what it registers (and any name two plugins share)."""
-    registry = _registry(clashes_fatal=False)
-    rows = [
-        {
-            "name": p.name,
-            "distribution": p.distribution,
-            "version": p.version,
-            "source": p.source,
-            "provides": {kind: sorted(e.name for e in p.provides if e.kind == kind)
-                         for kind in sorted({e.kind for e in p.provides})},
-            "error": p.error,
-        }
-        for p in sorted(registry.plugins.values(), key=lambda p: p.name)
-    ]
+    from ganforge.plugin_list import plugin_rows, plugin_table
+
+    rows = plugin_rows(_registry(clashes_fatal=False))
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title="ganforge plugins")
-    for col in ("plugin", "distribution", "version", "source", "provides"):
-        table.add_column(col)
-    for r in rows:
-        provides = "\n".join(f"{k}: {', '.join(v)}" for k, v in r["provides"].items())
-        if r["error"]:
-            provides = f"[red]{r['error']}[/red]" + ("\n" + provides if provides else "")
-        table.add_row(r["name"], r["distribution"] or "-", r["version"] or "-", r["source"], provides)
-    Console().print(table)
+    Console().print(plugin_table(rows))
 
 
 # --- validate ------------------------------------------------------------------------------------
@@ -160,7 +128,7 @@ def run(
     recipe: Annotated[Path | None, typer.Argument(help="Recipe TOML file (omit with --resume).", show_default=False)] = None,
     set_: SetOption = None,
     out: Annotated[str | None, typer.Option(help="Parent directory for the run directory \\[default: run.out].")] = None,
-    device: Annotated[str | None, typer.Option(callback=_device_arg, help="cpu, cuda, cuda:N, mps or auto \\[default: run.device].")] = None,
+    device: Annotated[str | None, typer.Option(callback=device_arg, help="cpu, cuda, cuda:N, mps or auto \\[default: run.device].")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this directory from its latest checkpoint.")] = None,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
     nproc: Annotated[int | None, typer.Option(min=1, help="Train data-parallel in N processes on this machine (starts them with torchrun's launcher; see docs/distributed.md).", show_default=False)] = None,
@@ -171,10 +139,8 @@ def run(
     Under torchrun (or with --nproc N) each process trains on its slice of every batch and rank 0 alone writes the run directory; data.batch_size is the global batch.
     """
     from ganforge import distributed
-    from ganforge.devices import select_device
-    from ganforge.engine import train
     from ganforge.recipe import load_recipe
-    from ganforge.runs import new_run_dir, remove_if_unused, run_recipe
+    from ganforge.runs import run_recipe
 
     registry = _registry()
     command = "ganforge run " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "ganforge run"
@@ -192,61 +158,11 @@ def run(
                 *([f"--device={device}"] if device else []), *([f"--resume={resume}"] if resume else []),
                 *([f"--backend={backend}"] if backend else []), *([] if progress else ["--no-progress"])]
         raise typer.Exit(distributed.launch(nproc, args))
-    world = distributed.init_from_env(select_device(device or resolved.recipe.run.device), backend)
-    try:
-        run_dir = resume or world.broadcast_object(  # one run directory, made by rank 0
-            new_run_dir(resolved.recipe.run.name, out or resolved.recipe.run.out) if world.is_main else None)
-        if world.is_main:
-            typer.echo(f"run directory: {run_dir}")
-        try:
-            result = train(resolved, registry, run_dir, resume=resume is not None, device=device, progress=progress,
-                           command=command, say=lambda m: typer.echo(m, err=True), world=world)
-        except BaseException:
-            if resume is None and world.is_main:
-                remove_if_unused(run_dir)  # a start that failed before writing anything leaves no empty directory
-            raise
-    except BaseException:
-        world.close()
-        raise
-    world.close(together=True)
-    if world.is_main:
-        from ganforge.runs import summary
-
-        typer.echo("\n".join(summary(run_dir, result.step, result.metrics, resolved)))
-    if world.active:
-        distributed.exit_now(0)
+    distributed.train_here(resolved, registry, resume=resume, out=out, device=device, backend=backend, progress=progress,
+                           command=command, echo=typer.echo, say=lambda m: typer.echo(m, err=True))
 
 
 # --- sample -----------------------------------------------------------------------------------------
-def _step_arg(value: str | None) -> int | str | None:
-    """``--step N`` or ``--step best`` (the checkpoint train.keep_best kept)."""
-    if value is None or value == "best":
-        return value
-    if not value.isdigit() or len(value) > 12:
-        raise typer.BadParameter(f"{value[:20]!r}: a step number or 'best'")
-    return int(value)
-
-
-StepOption = Annotated[str | None, typer.Option(callback=_step_arg, metavar="N|best", help="Use the kept checkpoint of this step, or 'best' (train.keep_best) \\[default: the newest].", show_default=False)]
-
-
-def _codes(values: list[str] | None) -> dict[str, float]:
-    """``--code c1=3 --code c2=0.5`` → ``{"c1": 3.0, "c2": 0.5}``."""
-    import math
-
-    out: dict[str, float] = {}
-    for item in values or []:
-        name, sep, value = item.partition("=")
-        try:
-            number = float(value)
-        except ValueError:
-            number = math.nan
-        if not sep or not name.strip() or not math.isfinite(number):
-            raise GanforgeError(f"--code {item!r}: expected FACTOR=NUMBER, e.g. --code c1=3")
-        out[name.strip()] = number
-    return out
-
-
 @app.command()
 @guarded
 def sample(
@@ -256,7 +172,7 @@ def sample(
     seed: Annotated[int, typer.Option(min=0, max=2**63 - 1, help="Seed for the latent draw.")] = 0,
     code: Annotated[list[str] | None, typer.Option(help="Fix a latent factor in every image, e.g. --code c1=3 (a category) or --code c2=0.5 (repeatable).", show_default=False)] = None,
     step: StepOption = None,
-    device: Annotated[str, typer.Option(callback=_device_arg, help="cpu, cuda, mps or auto.")] = "auto",
+    device: Annotated[str, typer.Option(callback=device_arg, help="cpu, cuda, mps or auto.")] = "auto",
 ) -> None:
     """Draw a grid of samples from a trained run's generator (optionally with some codes fixed)."""
     import math
@@ -265,7 +181,7 @@ def sample(
     from ganforge.pictures import sample_with_codes, save_grid
     from ganforge.runs import load_run
 
-    fixed = _codes(code)
+    fixed = parse_codes(code)
     loaded = load_run(run_dir, _registry(), select_device(device), step=step)
     spec = loaded.system.spec
     unknown = sorted(set(fixed) - {f.name for f in spec.factors})
@@ -288,7 +204,7 @@ def eval_(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.", show_default=False)],
     set_: SetOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
-    device: Annotated[str, typer.Option(callback=_device_arg, help="cpu, cuda, mps or auto.")] = "auto",
+    device: Annotated[str, typer.Option(callback=device_arg, help="cpu, cuda, mps or auto.")] = "auto",
     metric: Annotated[list[str] | None, typer.Option(help="Only this metric (repeatable).")] = None,
     step: StepOption = None,
 ) -> None:
@@ -317,7 +233,7 @@ def compare(
     steps: Annotated[int | None, typer.Option(min=1, help="Generator steps for every trained run \\[default: each base recipe's].", show_default=False)] = None,
     seeds: Annotated[list[str] | None, typer.Option(help="Seeds to train each method with: --seeds 0 1 2 (or 0,1,2) \\[default: 0].", show_default=False)] = None,
     out: Annotated[Path | None, typer.Option(help="Directory for the runs and the report \\[default: runs/compare-<timestamp>].", show_default=False)] = None,
-    device: Annotated[str | None, typer.Option(callback=_device_arg, help="cpu, cuda, cuda:N, mps or auto \\[default: run.device].", show_default=False)] = None,
+    device: Annotated[str | None, typer.Option(callback=device_arg, help="cpu, cuda, cuda:N, mps or auto \\[default: run.device].", show_default=False)] = None,
     data: Annotated[str, typer.Option(help="Data preset: mnist, shapes (embedded, offline), fashion-mnist or cifar10; each method trains from recipes/<method>_<preset>.toml.")] = "mnist",
     allow_mixed: Annotated[bool, typer.Option("--allow-mixed", help="Compare runs trained on different data anyway (the report says so at the top).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
@@ -352,7 +268,7 @@ def report(
     run_dir: Annotated[Path, typer.Argument(help="A finished run directory.", show_default=False)],
     set_: SetOption = None,
     out: Annotated[Path | None, typer.Option(help="Directory for report.html and its pictures \\[default: report-<run directory name> in the working directory].", show_default=False)] = None,
-    device: Annotated[str | None, typer.Option(callback=_device_arg, help="cpu, cuda, cuda:N, mps or auto \\[default: run.device].", show_default=False)] = None,
+    device: Annotated[str | None, typer.Option(callback=device_arg, help="cpu, cuda, cuda:N, mps or auto \\[default: run.device].", show_default=False)] = None,
 ) -> None:
     """Write a one-run HTML report: metrics table, loss and L_I curves, samples and traversals.
 
@@ -381,7 +297,7 @@ def traverse(
     out: Annotated[Path | None, typer.Option(help="PNG file \\[default: traverse-FACTOR.png in the working directory].", show_default=False)] = None,
     by_row: Annotated[bool, typer.Option("--by-row", help="Rows are the factor's values (one category per row, as in the paper's figures); columns the fixed noises.")] = False,
     step: StepOption = None,
-    device: Annotated[str, typer.Option(callback=_device_arg, help="cpu, cuda, mps or auto.")] = "auto",
+    device: Annotated[str, typer.Option(callback=device_arg, help="cpu, cuda, mps or auto.")] = "auto",
 ) -> None:
     """Write a latent traversal grid (rows: fixed noise; columns: the factor's values; --by-row transposes it)."""
     from ganforge.devices import select_device

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import torch
@@ -129,6 +131,42 @@ class World:
                     dist.barrier()
             finally:
                 dist.destroy_process_group()
+
+
+def train_here(resolved: Any, registry: Any, *, resume: Path | None, out: str | None, device: str | None,
+               backend: str | None, progress: bool, command: str, echo: Callable[[str], None],
+               say: Callable[[str], None]) -> None:
+    """``ganforge run`` in this process: alone, or as one of the processes torchrun started.
+
+    Rank 0 makes the run directory (or resumes ``resume``) and tells the others; every rank trains; a
+    start that failed before writing anything leaves no empty directory. After success all ranks leave
+    the process group together and rank 0 prints the run's summary with ``echo``; ``say`` gets progress.
+    """
+    from ganforge.devices import select_device
+    from ganforge.engine import train
+    from ganforge.runs import new_run_dir, remove_if_unused, summary
+
+    world = init_from_env(select_device(device or resolved.recipe.run.device), backend)
+    try:
+        run_dir = resume or world.broadcast_object(  # one run directory, made by rank 0
+            new_run_dir(resolved.recipe.run.name, out or resolved.recipe.run.out) if world.is_main else None)
+        if world.is_main:
+            echo(f"run directory: {run_dir}")
+        try:
+            result = train(resolved, registry, run_dir, resume=resume is not None, device=device, progress=progress,
+                           command=command, say=say, world=world)
+        except BaseException:
+            if resume is None and world.is_main:
+                remove_if_unused(run_dir)  # a start that failed before writing anything leaves no empty directory
+            raise
+    except BaseException:
+        world.close()
+        raise
+    world.close(together=True)
+    if world.is_main:
+        echo("\n".join(summary(run_dir, result.step, result.metrics, resolved)))
+    if world.active:
+        exit_now(0)
 
 
 def exit_now(code: int) -> NoReturn:
