@@ -228,7 +228,7 @@ def eval_(
 @app.command()
 @guarded
 def compare(
-    targets: Annotated[list[str], typer.Argument(help="Methods (e.g. infogan vanilla cgan), recipe files or finished run directories.", show_default=False)],
+    targets: Annotated[list[str], typer.Argument(help="Methods (e.g. infogan vanilla cgan), other recipes by name (infogan_plus: recipes/infogan_plus_<preset>.toml), recipe files or finished run directories.", show_default=False)],
     set_: SetOption = None,
     steps: Annotated[int | None, typer.Option(min=1, help="Generator steps for every trained run \\[default: each base recipe's].", show_default=False)] = None,
     seeds: Annotated[list[str] | None, typer.Option(help="Seeds to train each method with: --seeds 0 1 2 (or 0,1,2) \\[default: 0].", show_default=False)] = None,

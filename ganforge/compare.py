@@ -1,7 +1,8 @@
 """``ganforge compare``: several methods on the same data, seeds and step budget, side by side.
 
 Each target is a method name (trained from ``recipes/<method>_mnist.toml`` plus the shared ``--set``
-overrides, seed and step budget), a recipe file, or a finished run directory (reused as it is).
+overrides, seed and step budget), the name of another recipe for the data preset (``infogan_plus``:
+``recipes/infogan_plus_mnist.toml``), a recipe file, or a finished run directory (reused as it is).
 Every run is evaluated with the registered metrics (``ganforge.evaluation.evaluate``), so code
 accuracy, L_I per factor, the evaluator-based sample quality and throughput come from the same
 code as ``ganforge eval``; this module only plans, trains, gathers and summarises (median and range
@@ -119,6 +120,15 @@ def base_recipe(method: str, search: tuple[Path, ...] | None = None, data: str =
                         f"{method} has: {', '.join(has) or 'none'}; or pass a recipe file")
 
 
+def named_recipes(data: str = "mnist", search: tuple[Path, ...] | None = None) -> list[str]:
+    """Every NAME with a ``recipes/NAME_<data>.toml``: the methods' base recipes and named variants of them
+    (``infogan_plus`` for recipes/infogan_plus_mnist.toml), which compare trains like a method."""
+    search = search or (Path.cwd() / "recipes", REPO_RECIPES)
+    suffix = f"_{PRESETS[data][0] if data in PRESETS else data}.toml"
+    return sorted({p.name.removesuffix(suffix) for folder in search if folder.is_dir()
+                   for p in folder.glob(f"*{suffix}")})
+
+
 def run_method(run_dir: Path) -> str:
     """The method a run directory was trained with (from its recipe.toml)."""
     if not (run_dir / RECIPE_FILE).is_file():
@@ -160,14 +170,17 @@ def plan_targets(names: list[str], registry: Registry, data: str = "mnist") -> l
             if not path.is_file():
                 raise GanforgeError(f"{name}: recipe file not found")
             label, recipe = path.stem, path
-        elif name in registry.names("method"):
+        elif name in registry.names("method") or name in named_recipes(data):
             label, recipe = name, base_recipe(name, data=data)
         else:
             methods = ", ".join(registry.names("method")) or "none"
-            raise GanforgeError(f"{name!r} is neither a method ({methods}) nor a run directory or recipe file")
+            variants = ", ".join(n for n in named_recipes(data) if n not in registry.names("method"))
+            raise GanforgeError(f"{name!r} is neither a method ({methods}), a named recipe for --data {data} "
+                                f"({variants or 'none'}) nor a run directory or recipe file")
         if label in targets:
             raise GanforgeError(f"{name}: {label!r} is named twice")
-        targets[label] = Target(label, recipe=recipe, preset=list(PRESETS.get(data, ("", []))[1]) if name in registry.names("method") else [])
+        preset = list(PRESETS.get(data, ("", []))[1]) if path.suffix != ".toml" else []
+        targets[label] = Target(label, recipe=recipe, preset=preset)
     return list(targets.values())
 
 

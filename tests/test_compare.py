@@ -16,6 +16,7 @@ from ganforge.compare import (
     Comparison,
     RunOutcome,
     base_recipe,
+    named_recipes,
     plan_targets,
     Target,
     run_overrides,
@@ -85,7 +86,11 @@ def test_targets_are_methods_recipes_or_run_dirs(full_registry: Registry, tmp_pa
     (run_dir / "recipe.toml").write_text(tomli_w.dumps(RECIPES["info"]))
     reused = plan_targets([str(run_dir)], full_registry)
     assert reused[0].label == "infogan" and reused[0].runs == [run_dir] and reused[0].recipe is None
-    for names, message in [(["nosuch"], "neither a method"), (["infogan", "infogan"], "named twice"),
+    (plus,) = plan_targets(["infogan_plus"], full_registry)  # a named recipe: recipes/infogan_plus_mnist.toml
+    assert (plus.label, plus.recipe) == ("infogan_plus", ROOT / "recipes" / "infogan_plus_mnist.toml")
+    assert "infogan_plus" in named_recipes() and "infogan_plus" not in named_recipes("shapes")
+    for names, message in [(["nosuch"], r"neither a method .* named recipe for --data mnist \(.*infogan_plus"),
+                           (["infogan_plus", "infogan_plus"], "named twice"), (["infogan", "infogan"], "named twice"),
                            ([str(tmp_path / "gone.toml")], "recipe file not found"), ([], "at least one"),
                            ([str(tmp_path)], "not a ganforge run directory")]:
         with pytest.raises(GanforgeError, match=message):
@@ -198,6 +203,8 @@ def test_data_presets_pick_each_methods_recipe(full_registry: Registry) -> None:
     assert shapes_plain.recipe == ROOT / "recipes" / "vanilla_shapes.toml"
     (fashion,) = plan_targets(["cgan"], full_registry, data="fashion-mnist")
     assert fashion.recipe == ROOT / "recipes" / "cgan_mnist.toml" and fashion.preset == ["data.source=fashion_mnist"]
+    (plus,) = plan_targets(["infogan_plus"], full_registry, data="fashion-mnist")  # named recipes take presets too
+    assert plus.recipe == ROOT / "recipes" / "infogan_plus_mnist.toml" and plus.preset == ["data.source=fashion_mnist"]
     with pytest.raises(GanforgeError, match=r"no recipe for method 'cgan' with --data shapes .* cgan has: cifar10, "
                                             r"fashion-mnist, mnist"):
         plan_targets(["cgan"], full_registry, data="shapes")
