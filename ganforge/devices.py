@@ -32,7 +32,11 @@ def native_bf16_cpu() -> bool:
 
     oneDNN also runs bf16 on plain AVX-512 (and slower paths elsewhere) by converting to fp32, which
     costs more than it saves, so 'auto' asks for the native instructions, not for bf16 to work at all.
+    A process whose kernels are restricted below AVX-512 (``ATEN_CPU_CAPABILITY=avx2``, as on an AVX2-only
+    CPU) does not count either, whatever the CPU has.
     """
+    if not torch.backends.cpu.get_cpu_capability().upper().startswith(("AVX512", "AMX")):
+        return False
     cpu = getattr(torch, "cpu", None)
     checks = [getattr(cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
     if any(callable(c) for c in checks):

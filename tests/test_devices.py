@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -38,6 +42,14 @@ def test_native_bf16_detection_matches_the_cpu_flags() -> None:
     except OSError:
         pytest.skip("no /proc/cpuinfo on this system")
     assert devices.native_bf16_cpu() == bool({"avx512_bf16", "amx_bf16", "amx_tile"} & flags)
+
+
+def test_kernels_restricted_below_avx512_mean_no_native_bf16() -> None:
+    """ATEN_CPU_CAPABILITY=avx2 (how benchmarks/throughput.py --isa avx2 stands in for an AVX2-only CPU) → fp32."""
+    code = "from ganforge import devices; print(devices.native_bf16_cpu())"
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
 
 
 def test_auto_is_the_shipped_default() -> None:
