@@ -144,7 +144,8 @@ def test_shapes_render_factors_reproduces_its_own_images() -> None:
     from ganforge.data.shapes import load
     from ganforge.interfaces import DataContext
 
-    data = load(ShapesOptions(size=64, image_size=28, supersample=2), DataContext(seed=3, cache_dir="."))
-    assert data.render_factors is not None and data.factors is not None
-    again = data.render_factors({k: v[10:30] for k, v in data.factors.items()})
-    assert torch.equal(again, data.images[10:30])
+    for radius in (0.2, 0.35):  # the data's own max_radius, not the default
+        data = load(ShapesOptions(size=64, image_size=28, supersample=2, max_radius=radius), DataContext(seed=3, cache_dir="."))
+        assert data.render_factors is not None and data.factors is not None
+        again = data.render_factors({k: v[10:30] for k, v in data.factors.items()})
+        assert torch.equal(again, data.images[10:30])

@@ -105,6 +105,11 @@ class ShapesOptions(BaseModel):
     grid_positions: int = Field(
         32, ge=2, le=1000, description="Grid mode: number of pos_x and of pos_y values in [0, 1] (dSprites: 32)."
     )
+    max_radius: float = Field(
+        0.2, ge=0.1, le=0.45, allow_inf_nan=False,
+        description="Circumradius of a scale-1 shape as a fraction of the frame side (0.2: the largest shape spans 40 % "
+        "of the frame, as in dSprites); centres lie in [r, 1 − r]. Larger: bigger shapes, less travel.",
+    )
     rotation_range: Literal["full", "symmetry"] = Field(
         "full",
         description="'full': rotation in [0, 2π) for every shape (as dSprites, so a square's rotation is only "

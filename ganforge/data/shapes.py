@@ -29,10 +29,12 @@ Geometry. Each shape is defined in its own unit coordinates and normalised so th
 
 Unit areas are heart 2.34 > square 2.00 > ellipse 1.88, so at equal scale the shapes' pixel mass
 follows that order. In the frame (coordinates ``[0, 1]²``, y down), a shape of ``scale`` s has
-circumradius ``s · MAX_RADIUS`` (``MAX_RADIUS = 0.2``: the largest shape's circle spans 40 % of
-the frame) and its centre (the circle's centre) is at
-``MAX_RADIUS + pos · (1 − 2 · MAX_RADIUS)``, i.e. in [0.2, 0.8], so every shape stays wholly
-inside the frame at every scale, rotation and position.
+circumradius ``s · R`` with ``R = max_radius`` (default ``MAX_RADIUS = 0.2``, as dSprites: the largest
+shape's circle spans 40 % of the frame) and its centre (the circle's centre) is at
+``R + pos · (1 − 2 · R)``, i.e. in [0.2, 0.8] by default, so every shape stays wholly inside the frame at
+every scale, rotation and position. A larger ``max_radius`` draws larger shapes that travel less: at
+28 px and the default a scale-0.5 shape spans about 6 pixels, too few for a fully connected network
+to tell a heart from an ellipse (docs/results.md, "Shapes").
 
 Grid mode (``grid = true``) draws scale, rotation and positions uniformly from dSprites-like grids
 (defaults: 6 scales ``linspace(0.5, 1, 6)``, 40 rotations ``period · k / 40`` for k = 0..39 — unlike
@@ -143,6 +145,7 @@ def render(
     supersample: int = 4,
     *,
     window: bool = True,
+    max_radius: float = MAX_RADIUS,
 ) -> Tensor:
     """Render one shape per factor tuple: ``uint8`` ``(N, 1, S, S)``, white shape on black.
 
@@ -150,7 +153,8 @@ def render(
     (radians, counter-clockwise), ``pos_x`` and ``pos_y`` are ``(N,)`` floats with the meaning and
     ranges given in the module docstring (values outside them are rendered as well, but a shape
     may then be clipped by the frame; the work grows with the largest scale). Each pixel is the fraction of its ``supersample²``
-    sub-pixel points inside the shape, times 255, rounded. Pure and deterministic; runs on CPU
+    sub-pixel points inside the shape, times 255, rounded. ``max_radius`` is the circumradius of a
+    scale-1 shape as a fraction of the frame side (< 0.5). Pure and deterministic; runs on CPU
     in chunks of images. ``window = False`` evaluates the whole frame instead of a window around
     each shape (slower, same result — kept as a reference for tests).
     """
@@ -166,18 +170,20 @@ def render(
     scale, rotation, pos_x, pos_y = (_check_factor(k, v, n) for k, v in named)
     if n and float(scale.min()) <= 0:
         raise ValueError("scale must be > 0")
-    s, ss = image_size, supersample
+    if not 0 < max_radius < 0.5:
+        raise ValueError(f"max_radius must be in (0, 0.5), got {max_radius}")
+    s, ss, r = image_size, supersample, max_radius
     # window side in pixels: covers the largest circumscribed circle (diameter 2·R·S·scale) plus
     # rounding slack; windows are clamped to the frame, so any factors give the full-frame result
     max_scale = float(scale.max()) if n else 1.0
-    w = min(s, math.ceil(2 * MAX_RADIUS * s * max_scale) + 3) if window else s
-    cx = (MAX_RADIUS + pos_x * (1 - 2 * MAX_RADIUS)) * s  # (N,) float64, centre in pixels
-    cy = (MAX_RADIUS + pos_y * (1 - 2 * MAX_RADIUS)) * s
+    w = min(s, math.ceil(2 * r * s * max_scale) + 3) if window else s
+    cx = (r + pos_x * (1 - 2 * r)) * s  # (N,) float64, centre in pixels
+    cy = (r + pos_y * (1 - 2 * r)) * s
     off_x = torch.floor(cx - w / 2).clamp(0, s - w).to(torch.int64)  # (N,) window's first column
     off_y = torch.floor(cy - w / 2).clamp(0, s - w).to(torch.int64)
     # sub-pixel centres in window pixels, laid out (ss, w): t[b, c] = c + (b + 0.5) / ss
     t = torch.arange(w, dtype=torch.float64)[None, :] + ((torch.arange(ss, dtype=torch.float64) + 0.5) / ss)[:, None]
-    k = 1.0 / (scale * MAX_RADIUS * s)  # (N,) pixels -> unit shape coordinates
+    k = 1.0 / (scale * r * s)  # (N,) pixels -> unit shape coordinates
     gx = (t[None] + (off_x - cx)[:, None, None]) * k[:, None, None]  # (N, ss, w) x right
     gy = -(t[None] + (off_y - cy)[:, None, None]) * k[:, None, None]  # (N, ss, w) y up
     cos, sin = torch.cos(rotation)[:, None, None], torch.sin(rotation)[:, None, None]
@@ -230,16 +236,19 @@ def _coverage(kind: int, x_col: Tensor, x_row: Tensor, y_col: Tensor, y_row: Ten
     return ((count * 255 + (ss * ss) // 2) // (ss * ss)).to(torch.uint8)
 
 
-def render_named(factors: dict[str, Tensor], image_size: int = 64, supersample: int = 4) -> Tensor:
+def render_named(factors: dict[str, Tensor], image_size: int = 64, supersample: int = 4,
+                 max_radius: float = MAX_RADIUS) -> Tensor:
     """:func:`render` with the factors given as one dict (``ImageData.render_factors``' signature)."""
-    return render(**{k: factors[k] for k in FACTOR_NAMES}, image_size=image_size, supersample=supersample)
+    return render(**{k: factors[k] for k in FACTOR_NAMES}, image_size=image_size, supersample=supersample,
+                  max_radius=max_radius)
 
 
 def load(options: ShapesOptions, ctx: DataContext) -> ImageData:
     """``options.size`` shapes with factors from :func:`sample_factors`, seeded by ``ctx.seed``."""
     g = torch.Generator().manual_seed(ctx.seed + _SEED_OFFSET)
     factors = sample_factors(options.size, g, options)
-    images = render(**factors, image_size=options.image_size, supersample=options.supersample)
+    images = render(**factors, image_size=options.image_size, supersample=options.supersample,
+                    max_radius=options.max_radius)
     n, s = options.size, options.image_size
     mode = "grid" if options.grid else "continuous"
     return ImageData(
@@ -250,7 +259,9 @@ def load(options: ShapesOptions, ctx: DataContext) -> ImageData:
         factor_kinds=dict(FACTOR_KINDS),
         description=(
             f"procedural shapes ({n}×1×{s}×{s}; square/ellipse/heart; scale, rotation "
-            f"[{options.rotation_range}], pos_x, pos_y {mode}; supersample {options.supersample})"
+            f"[{options.rotation_range}], pos_x, pos_y {mode}; supersample {options.supersample}"
+            + (f"; max radius {options.max_radius:g}" if options.max_radius != MAX_RADIUS else "") + ")"
         ),
-        render_factors=partial(render_named, image_size=s, supersample=options.supersample),
+        render_factors=partial(render_named, image_size=s, supersample=options.supersample,
+                               max_radius=options.max_radius),
     )

@@ -146,6 +146,20 @@ def test_position_moves_the_centre_of_mass(kind: int) -> None:
     assert (y.diff() > 0).all()  # pos_y grows downwards
 
 
+@pytest.mark.parametrize("radius", [0.2, 0.35])
+def test_max_radius_sets_the_size_and_the_travel(radius: float) -> None:
+    """A larger max_radius draws a larger shape (area ∝ r²) whose centre travels (1 − 2r)·S pixels."""
+    pos = torch.tensor([0.0, 1.0])
+    x, _ = _centre_of_mass(render(**_sweep("pos_x", pos, SQUARE, rotation=0.7, scale=0.75), image_size=64,
+                                  max_radius=radius))
+    assert float(x[1] - x[0]) == pytest.approx((1 - 2 * radius) * 64, abs=0.1)
+    mass = render(**_one(SQUARE, scale=1.0), image_size=64, max_radius=radius).double().sum() / 255
+    # a square of circumradius r·S has side √2·r·S
+    assert float(mass) == pytest.approx(2 * (radius * 64) ** 2, rel=0.02)
+    with pytest.raises(ValueError, match="max_radius"):
+        render(**_one(SQUARE), max_radius=0.5)
+
+
 @pytest.mark.parametrize("kind", range(3))
 def test_scale_increases_mass_smoothly(kind: int) -> None:
     scale = torch.linspace(0.5, 1.0, 26)
@@ -217,7 +231,7 @@ def test_render_rejects_bad_inputs() -> None:
 
 @pytest.mark.parametrize("bad", [
     {"image_size": 48}, {"image_size": 16}, {"supersample": 0}, {"supersample": 9}, {"size": 0},
-    {"rotation_range": "half"}, {"grid_positions": 1}, {"grid_scales": 1}, {"grid_rotations": 0},
+    {"rotation_range": "half"}, {"max_radius": 0.05}, {"max_radius": 0.5}, {"grid_positions": 1}, {"grid_scales": 1}, {"grid_rotations": 0},
     {"colour": "red"},
 ])
 def test_invalid_options_rejected(bad: dict) -> None:
