@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -57,17 +60,45 @@ def bf16_supported(device: torch.device) -> bool:
     return False
 
 
+#: 'auto' takes bf16 on a CPU only where its matrix products run at least this much faster than fp32's
+BF16_MIN_SPEEDUP = 1.25
+
+
+@functools.cache
+def bf16_gemm_speedup() -> float:
+    """bf16 over fp32 matrix-product rate on this CPU, measured once per process (512² products, ~50 ms).
+
+    Native instructions are not enough: an Intel Xeon with AVX-512-BF16 but no AMX (as cloud VMs of
+    Sapphire / Emerald Rapids expose it) multiplies bf16 at about 0.55× its fp32 rate, an AMD EPYC with
+    AVX-512-BF16 at several times (docs/performance.md). The two are far apart, so the choice is stable.
+    """
+    def rate(dtype: torch.dtype) -> float:
+        a, b = torch.randn(512, 512).to(dtype), torch.randn(512, 512).to(dtype)
+        for _ in range(2):
+            a @ b
+        best = math.inf
+        for _ in range(5):
+            t = time.perf_counter()
+            a @ b
+            best = min(best, time.perf_counter() - t)
+        return 1.0 / best
+
+    return rate(torch.bfloat16) / rate(torch.float32)
+
+
 def bf16_native(device: torch.device) -> bool:
-    """Whether bf16 is *faster* on ``device``: a CUDA GPU with bf16 support, or a CPU with native bf16 instructions."""
+    """Whether bf16 is *faster* on ``device``: a CUDA GPU with bf16 support, or a CPU with native bf16 instructions
+    whose bf16 matrix products measure at least :data:`BF16_MIN_SPEEDUP` times fp32's."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    return device.type == "cpu" and native_bf16_cpu() and bf16_supported(device)
+    return (device.type == "cpu" and native_bf16_cpu() and bf16_supported(device)
+            and bf16_gemm_speedup() >= BF16_MIN_SPEEDUP)
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for 'fp32' | 'bf16' | 'auto' (None means plain fp32).
 
-    'auto' is bf16 where the hardware runs it natively (:func:`bf16_native`), fp32 elsewhere; 'bf16'
+    'auto' is bf16 where the hardware runs it natively and faster (:func:`bf16_native`), fp32 elsewhere; 'bf16'
     insists and is an error where bf16 does not run at all.
     """
     if precision == "fp32":

@@ -245,7 +245,8 @@ class Trainer:
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         tensors.update({f"acc.{k}": v for k, v in self._acc.items()})
         meta.update(step=self.step, stream=self.stream.state_dict(), acc_counts=dict(self._count),
-                    acc_count=max(self._count.values(), default=0), rollbacks=self.rollbacks)
+                    acc_count=max(self._count.values(), default=0), rollbacks=self.rollbacks,
+                    precision="fp32" if self.autocast is None else "bf16")
         return tensors, meta
 
     def load_state(self, tensors: dict[str, Tensor], meta: dict[str, Any], restore_rng: bool = True) -> None:
@@ -279,3 +280,7 @@ class Trainer:
         self.stream.load_state_dict(meta["stream"])
         self.step = int(meta["step"])
         self.rollbacks = int(meta.get("rollbacks", 0))
+        if self.recipe.train.precision == "auto" and meta.get("precision") in ("fp32", "bf16"):
+            # a resumed run keeps the precision 'auto' chose when it started (the same machine decides the same,
+            # another one might not), so the resumed run is the run that went straight on
+            self.autocast = None if meta["precision"] == "fp32" else torch.bfloat16

@@ -18,10 +18,13 @@ from ganforge.trainer import Trainer, joint_pass, load_data, make_optimizers
 CPU = torch.device("cpu")
 
 
-@pytest.mark.parametrize(("native", "expected"), [(True, torch.bfloat16), (False, None)])
-def test_auto_precision_is_bf16_exactly_where_the_cpu_has_native_bf16(monkeypatch: pytest.MonkeyPatch, native: bool,
-                                                                      expected: torch.dtype | None) -> None:
+@pytest.mark.parametrize(("native", "speedup", "expected"),
+                         [(True, 4.0, torch.bfloat16), (True, 0.55, None), (False, 4.0, None)])
+def test_auto_precision_is_bf16_exactly_where_the_cpu_has_native_and_faster_bf16(
+        monkeypatch: pytest.MonkeyPatch, native: bool, speedup: float, expected: torch.dtype | None) -> None:
+    """Native bf16 instructions that multiply slower than fp32 (a Xeon with AVX-512-BF16, no AMX: 0.55×) mean fp32."""
     monkeypatch.setattr(devices, "native_bf16_cpu", lambda: native)
+    monkeypatch.setattr(devices, "bf16_gemm_speedup", lambda: speedup)
     monkeypatch.setattr(devices, "bf16_supported", lambda device: True)  # oneDNN emulates bf16 on any AVX-512
     assert devices.autocast_dtype("auto", CPU) == expected
     assert devices.autocast_dtype("fp32", CPU) is None
@@ -50,6 +53,29 @@ def test_kernels_restricted_below_avx512_mean_no_native_bf16() -> None:
     env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_the_bf16_speedup_is_measured_once_and_positive() -> None:
+    first = devices.bf16_gemm_speedup()
+    assert first > 0 and devices.bf16_gemm_speedup() == first  # cached: one measurement per process
+
+
+@pytest.mark.parametrize("started", ["fp32", "bf16"])
+def test_a_resumed_auto_run_keeps_the_precision_it_started_with(monkeypatch: pytest.MonkeyPatch, started: str) -> None:
+    """The machine (or its measurement) may decide differently on resume; the checkpoint's precision wins."""
+    raw = tiny_recipe()
+    raw["train"]["precision"] = "auto"
+    resolved = resolve(raw, make_registry())
+    monkeypatch.setattr(devices, "bf16_native", lambda device: started == "bf16")
+    before = Trainer(resolved, load_data(resolved), CPU)
+    tensors, meta = before.state()
+    assert meta["precision"] == started
+    import ganforge.trainer as trainer_module
+    monkeypatch.setattr(trainer_module, "autocast_dtype", lambda p, d: torch.bfloat16 if started == "fp32" else None)
+    after = Trainer(resolved, load_data(resolved), CPU)
+    assert after.autocast != before.autocast  # this process alone would choose the other precision ...
+    after.load_state(tensors, meta)
+    assert after.autocast == before.autocast  # ... the resumed run keeps the checkpoint's
 
 
 def test_auto_is_the_shipped_default() -> None:
