@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,6 +153,7 @@ def train_here(resolved: Any, registry: Any, *, resume: Path | None, out: str | 
             new_run_dir(resolved.recipe.run.name, out or resolved.recipe.run.out) if world.is_main else None)
         if world.is_main:
             echo(f"run directory: {run_dir}")
+        started = time.monotonic()
         try:
             result = train(resolved, registry, run_dir, resume=resume is not None, device=device, progress=progress,
                            command=command, say=say, world=world)
@@ -164,7 +166,7 @@ def train_here(resolved: Any, registry: Any, *, resume: Path | None, out: str | 
         raise
     world.close(together=True)
     if world.is_main:
-        echo("\n".join(summary(run_dir, result.step, result.metrics, resolved)))
+        echo("\n".join(summary(run_dir, result.step, result.metrics, resolved, wall_s=time.monotonic() - started)))
     if world.active:
         exit_now(0)
 

@@ -155,11 +155,15 @@ def load_run(run_dir: str | Path, registry: Registry, device: torch.device | str
     return LoadedRun(run_dir, resolved, system, int(meta["step"]), meta)
 
 
-def summary(run_dir: Path, step: int, metrics: dict[str, float], resolved: Resolved) -> list[str]:
-    """The end-of-run report: headline numbers, what the run directory holds, and the next commands."""
+def summary(run_dir: Path, step: int, metrics: dict[str, float], resolved: Resolved,
+            wall_s: float | None = None) -> list[str]:
+    """The end-of-run report: headline numbers, the wall time of this process's training (start-up, data and
+    evaluation included), what the run directory holds, and the next commands."""
     from ganforge.progress import short_metrics
 
-    lines = [f"finished step {step}" + (f" ({metrics['images_per_s']:.0f} images/s at the end)" if "images_per_s" in metrics else "")]
+    took = f" in {round(wall_s) // 60} min {round(wall_s) % 60:02d} s" if wall_s is not None else ""
+    rate = f" ({metrics['images_per_s']:.0f} images/s at the end)" if "images_per_s" in metrics else ""
+    lines = [f"finished step {step}{took}{rate}"]
     if short_metrics(metrics):
         lines.append(f"  {short_metrics(metrics, limit=6)}")
     lines.append(f"{run_dir} holds:")

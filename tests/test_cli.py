@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -91,6 +92,7 @@ def test_run_then_sample_then_resume_of_finished_run(tiny_raw: dict[str, Any], t
     assert grid.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     result = runner.invoke(app, ["run", "--resume", str(run_dir), "--set", "train.steps=8", "--no-progress"])
     assert result.exit_code == 0 and "finished step 8" in result.output, result.output
+    assert re.search(r"^finished step 8 in \d+ min \d\d s \(\d+ images/s at the end\)$", result.output, re.M), result.output
 
 
 def test_unreadable_checkpoint_is_a_clear_error(tiny_raw: dict[str, Any], tmp_path: Path) -> None:
