@@ -141,8 +141,9 @@ class TrainSection(BaseModel):
     checkpoint_every: int = Field(500, ge=1, description="Write a checkpoint every N steps (and at the end).")
     keep_checkpoints: int = Field(3, ge=1, description="How many of the newest checkpoints to keep.")
     precision: Literal["auto", "fp32", "bf16"] = Field(
-        "auto", description="Autocast precision for the forward passes: 'auto' (bf16 where the hardware runs it natively: "
-        "CUDA GPUs with bf16, CPUs with AVX-512-BF16 or AMX; fp32 elsewhere), 'fp32', or 'bf16'. fp32 runs use TF32 "
+        "auto", description="Autocast precision for the forward passes: 'auto' (bf16 where the hardware runs it natively "
+        "and faster: CUDA GPUs with bf16, CPUs with AVX-512-BF16 or AMX whose bf16 matrix products measure >= 1.25x "
+        "fp32's; fp32 elsewhere; a resumed run keeps its checkpoint's), 'fp32', or 'bf16'. fp32 runs use TF32 "
         "matrix products on CUDA."
     )
     joint_critic_pass: bool | Literal["auto"] = Field(
