@@ -129,7 +129,9 @@ class Trainer:
         self.stream = BatchStream(data, self.world.local_batch(self.recipe.data.batch_size), seed, device,
                                   self.world.rank, self.world.world_size)
         self.latent_rng = torch.Generator(device=device).manual_seed(seed + 1)
-        self.autocast = autocast_dtype(self.recipe.train.precision, device)
+        # 'auto' measures the hardware in each process: every process trains at rank 0's choice
+        chosen = self.world.broadcast_object("fp32" if autocast_dtype(self.recipe.train.precision, device) is None else "bf16")
+        self.autocast = None if chosen == "fp32" else torch.bfloat16
         fast_cuda_math(device)
         self.step = 0
         self.rollbacks = 0  # NaN/Inf rollbacks so far in this run (train.on_nonfinite = "rollback")
