@@ -203,7 +203,7 @@ def ganforge_step(data_dir: Path, overrides: list[str], device: torch.device) ->
     apply_overrides(raw, ["data.source=idx", f"data.path={data_dir}", f"data.batch_size={BATCH}", *overrides])
     resolved = resolve(raw, load_registry(), "benchmark")
     trainer = Trainer(resolved, load_data(resolved), device)
-    return trainer.train_step, "bf16" if trainer.autocast == torch.bfloat16 else "fp32"
+    return trainer.train_step, trainer.precision
 
 
 # --- measuring -------------------------------------------------------------------------------------

@@ -95,6 +95,15 @@ def bf16_native(device: torch.device) -> bool:
             and bf16_gemm_speedup() >= BF16_MIN_SPEEDUP)
 
 
+#: a resolved precision's name (what checkpoints record) → its autocast dtype (None: plain fp32)
+AUTOCAST: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16}
+
+
+def precision_name(dtype: torch.dtype | None) -> str:
+    """'fp32' or 'bf16' for an autocast dtype (the inverse of :data:`AUTOCAST`)."""
+    return "fp32" if dtype is None else "bf16"
+
+
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for 'fp32' | 'bf16' | 'auto' (None means plain fp32).
 

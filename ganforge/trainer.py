@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from ganforge import checkpoint
 from ganforge.data.stream import BatchStream
-from ganforge.devices import autocast_dtype, fast_cuda_math
+from ganforge.devices import AUTOCAST, autocast_dtype, fast_cuda_math, precision_name
 from ganforge.distributed import World, sync_batch_norm
 from ganforge.errors import CheckpointError, GanforgeError
 from ganforge.interfaces import DataContext, ImageData
@@ -130,13 +130,18 @@ class Trainer:
                                   self.world.rank, self.world.world_size)
         self.latent_rng = torch.Generator(device=device).manual_seed(seed + 1)
         # 'auto' measures the hardware in each process: every process trains at rank 0's choice
-        chosen = self.world.broadcast_object("fp32" if autocast_dtype(self.recipe.train.precision, device) is None else "bf16")
-        self.autocast = None if chosen == "fp32" else torch.bfloat16
+        chosen = self.world.broadcast_object(precision_name(autocast_dtype(self.recipe.train.precision, device)))
+        self.autocast = AUTOCAST[chosen]
         fast_cuda_math(device)
         self.step = 0
         self.rollbacks = 0  # NaN/Inf rollbacks so far in this run (train.on_nonfinite = "rollback")
         self._acc: dict[str, Tensor] = {}  # running sums of the logged terms since the last log
         self._count: dict[str, int] = {}  # how many values each sum holds (lazy terms and n_critic differ)
+
+    @property
+    def precision(self) -> str:
+        """The precision this run trains at, 'fp32' or 'bf16' ('auto' resolved)."""
+        return precision_name(self.autocast)
 
     def _cast(self) -> Any:
         if self.autocast is None:
@@ -248,7 +253,7 @@ class Trainer:
         tensors.update({f"acc.{k}": v for k, v in self._acc.items()})
         meta.update(step=self.step, stream=self.stream.state_dict(), acc_counts=dict(self._count),
                     acc_count=max(self._count.values(), default=0), rollbacks=self.rollbacks,
-                    precision="fp32" if self.autocast is None else "bf16")
+                    precision=self.precision)
         return tensors, meta
 
     def load_state(self, tensors: dict[str, Tensor], meta: dict[str, Any], restore_rng: bool = True) -> None:
@@ -282,7 +287,7 @@ class Trainer:
         self.stream.load_state_dict(meta["stream"])
         self.step = int(meta["step"])
         self.rollbacks = int(meta.get("rollbacks", 0))
-        if self.recipe.train.precision == "auto" and meta.get("precision") in ("fp32", "bf16"):
+        if self.recipe.train.precision == "auto" and meta.get("precision") in AUTOCAST:
             # a resumed run keeps the precision 'auto' chose when it started (the same machine decides the same,
             # another one might not), so the resumed run is the run that went straight on
-            self.autocast = None if meta["precision"] == "fp32" else torch.bfloat16
+            self.autocast = AUTOCAST[meta["precision"]]
