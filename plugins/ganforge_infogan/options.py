@@ -131,6 +131,12 @@ class MutualInformationPlusOptions(MutualInformationOptions):
         description="Weight of KL(Q(c | x) ‖ Q(c | aug(x))) on real images (the clean side held fixed): the code must "
         "not change under a small shift, rotation and scaling of the image.",
     )
+    pairs: float = Field(
+        0.0, ge=0, le=1e3, allow_inf_nan=False,
+        description="Weight of log K − I(c; c') per categorical code, c and c' Q's codes for a real image and its "
+        "augmented copy (IIC, Ji et al. 2019): balanced, confident and augmentation-invariant in one term; both "
+        "sides learn.",
+    )
     shift: float = Field(2.0, ge=0, le=16, allow_inf_nan=False,
                          description="Augmentation: largest shift, in pixels, along each axis.")
     rotation: float = Field(15.0, ge=0, le=180, allow_inf_nan=False,

@@ -10,7 +10,10 @@ levers that work in the clustering literature all read Q on real images x (a dat
   make up the mutual information I(x; c) of IMSAT);
 - consistency: KL(Q(c | x) ‖ Q(c | aug(x))) for a random small shift, rotation and scaling of x, the
   clean side held fixed: the category is a property of the digit, not of its position (the
-  augmentation-invariance of IMSAT's VAT and of Elastic-InfoGAN's contrastive term).
+  augmentation-invariance of IMSAT's VAT and of Elastic-InfoGAN's contrastive term);
+- pairs (IIC, Ji et al. 2019): log K − I(c; c') for the codes Q gives an image and its augmented copy,
+  from their joint distribution over the batch; both sides learn. One term that asks for all three
+  at once: balanced (H(c) = log K), confident and agreeing (H(c | c') = 0).
 
 They act in the critic step, where Q is trained (the trunk's real features are detached unless
 ``real_trunk_gradient``); the generator step is the paper's. ``until_step`` applies them only early.
@@ -47,6 +50,19 @@ def consistency_kl(clean_logits: Tensor, aug_logits: Tensor) -> Tensor:
     """mean_x KL(softmax(clean) ‖ softmax(aug)), the clean side held fixed: () nats, 0 when predictions agree."""
     target = F.softmax(clean_logits.detach(), dim=1)  # (B, K)
     return F.kl_div(F.log_softmax(aug_logits, dim=1), target, reduction="batchmean")
+
+
+def pair_information_gap(probs: Tensor, aug_probs: Tensor) -> Tensor:
+    """log K − I(c; c') for Q's ``probs`` (B, K) on images and ``aug_probs`` (B, K) on their augmented copies.
+
+    The joint P(c, c') is the batch mean of the outer products, symmetrised (IIC). () nats: 0 when every
+    pair is one-hot and agrees and the categories are balanced; log K when the two codes are independent.
+    """
+    joint = probs.T @ aug_probs / probs.shape[0]  # (K, K)
+    joint = ((joint + joint.T) / 2).clamp_min(1e-12)
+    marginal = joint.sum(1)  # (K,) equal to joint.sum(0) by symmetry
+    information = (joint * (joint.log() - marginal.log()[:, None] - marginal.log()[None, :])).sum()
+    return math.log(probs.shape[1]) - information
 
 
 def augment(x: Tensor, generator: torch.Generator | None, shift: float, rotation: float, scale: float) -> Tensor:
@@ -89,7 +105,7 @@ class MutualInformationPlus(MutualInformation):
         features = view.real_features if o.real_trunk_gradient else view.real_features.detach()  # (B, F)
         logits = self.posterior(features)  # name → (B, K)
         aug_logits: dict[str, Tensor] = {}
-        if o.consistency > 0:
+        if o.consistency > 0 or o.pairs > 0:
             assert view.critic is not None  # the engine always gives the critic to the critic phase
             aug = augment(view.real.detach(), None, o.shift, o.rotation, o.scale)  # (B, C, H, W)
             aug_features = view.critic.features(aug, view.cond_real)
@@ -100,7 +116,11 @@ class MutualInformationPlus(MutualInformation):
             probs = F.softmax(logits[f.name].float(), dim=1)  # (B, K)
             parts = {"balance": (o.balance, balance_kl(probs)), "confidence": (o.confidence, mean_entropy(probs))}
             if aug_logits:
-                parts["consistency"] = (o.consistency, consistency_kl(logits[f.name].float(), aug_logits[f.name].float()))
+                aug_f = aug_logits[f.name].float()  # (B, K)
+                if o.consistency > 0:
+                    parts["consistency"] = (o.consistency, consistency_kl(logits[f.name].float(), aug_f))
+                if o.pairs > 0:
+                    parts["pairs"] = (o.pairs, pair_information_gap(probs, F.softmax(aug_f, dim=1)))
             for key, (weight, value) in parts.items():
                 loss = loss + weight * value
                 logs[f"real/{key}/{f.name}"] = value.detach()

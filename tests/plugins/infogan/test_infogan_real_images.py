@@ -14,7 +14,8 @@ from ganforge import BuildContext, CriticAccess, LatentSpec, StepView
 from ganforge_infogan.factors import Categorical, Uniform
 from ganforge_infogan.options import CategoricalOptions, MutualInformationPlusOptions, UniformOptions
 from ganforge.testing import TinyCritic
-from ganforge_infogan.real_images import MutualInformationPlus, augment, balance_kl, consistency_kl, mean_entropy
+from ganforge_infogan.real_images import (MutualInformationPlus, augment, balance_kl, consistency_kl, mean_entropy,
+                                          pair_information_gap)
 
 B, FEAT, K = 32, 16, 4
 
@@ -39,6 +40,30 @@ def test_consistency_is_zero_for_identical_predictions_and_positive_for_differen
     clean = logits.clone().requires_grad_(True)
     consistency_kl(clean, aug + 1e-3 * torch.randn_like(aug)).backward()
     assert clean.grad is None and aug.grad is not None  # the clean side is the fixed target
+
+
+def test_pair_gap_is_zero_for_agreeing_balanced_pairs_and_log_k_for_collapsed_or_independent_ones() -> None:
+    balanced = torch.eye(K).repeat(B // K, 1)  # (B, K) one-hot, every category B/K times
+    assert pair_information_gap(balanced, balanced.clone()).item() == pytest.approx(0.0, abs=1e-5)
+    collapsed = torch.zeros(B, K)
+    collapsed[:, 0] = 1  # agreeing and confident, but one category: no information
+    assert pair_information_gap(collapsed, collapsed.clone()).item() == pytest.approx(math.log(K), rel=1e-5)
+    unsure = torch.full((B, K), 1 / K)  # the augmented copy says nothing about the clean image's code
+    assert pair_information_gap(balanced, unsure).item() == pytest.approx(math.log(K), rel=1e-5)
+    shuffled = balanced.roll(1, dims=0)  # balanced and confident, but each copy in another category
+    assert pair_information_gap(balanced, shuffled).item() > 0.5
+    merged = torch.zeros(B, K)
+    merged[:, :2] = torch.eye(2).repeat(B // 2, 1)  # two of K categories used: at best log 2 of log K
+    assert pair_information_gap(merged, merged.clone()).item() == pytest.approx(math.log(K) - math.log(2), rel=1e-4)
+
+
+def test_pair_gap_trains_both_sides() -> None:
+    g = torch.Generator().manual_seed(0)
+    clean = torch.randn(B, K, generator=g).requires_grad_(True)
+    aug = torch.randn(B, K, generator=g).requires_grad_(True)
+    pair_information_gap(clean.softmax(1), aug.softmax(1)).backward()
+    assert clean.grad is not None and clean.grad.abs().sum() > 0
+    assert aug.grad is not None and aug.grad.abs().sum() > 0
 
 
 def test_augment_moves_images_a_little_and_keeps_the_background() -> None:
@@ -97,6 +122,18 @@ def test_weights_scale_the_real_loss_as_documented() -> None:
     expected = 2.0 * terms.logs["real/balance/c1"] + 3.0 * terms.logs["real/confidence/c1"]
     assert terms.losses["real"].item() == pytest.approx(expected.item(), rel=1e-5)
     assert "real/consistency/c1" not in terms.logs  # weight 0: no augmented pass at all
+    assert "real/pairs/c1" not in terms.logs
+
+
+def test_pairs_alone_makes_the_augmented_pass_and_adds_its_weighted_gap() -> None:
+    spec, reg, critic = _setup(balance=0.0, consistency=0.0, pairs=2.0, real_trunk_gradient=True, trunk_gradient=False)
+    terms = reg.critic_terms(_critic_view(spec, critic))
+    assert "real/consistency/c1" not in terms.logs
+    gap = terms.logs["real/pairs/c1"]
+    assert 0 <= gap.item() <= math.log(K) + 1e-5
+    assert terms.losses["real"].item() == pytest.approx(2.0 * gap.item(), rel=1e-5)
+    terms.losses["real"].backward()
+    assert _has_grad(reg.q) and _has_grad(critic.trunk)
 
 
 def test_it_needs_a_categorical_code_and_q_on_the_critic_optimizer() -> None:
