@@ -267,6 +267,9 @@ class Regularizer(nn.Module):
     #: ``True`` when :meth:`critic_terms` differentiates ``view.real_logits`` with respect to
     #: ``view.real`` (R1): the critic phase then makes the real batch a leaf that requires grad.
     needs_real_grad: ClassVar[bool] = False
+    #: ``True`` when :meth:`evaluate` also reads the images themselves (a head with layers of its own on the
+    #: pixels, not only on the critic's trunk features): eval then calls ``evaluate(features, images)``.
+    evaluate_reads_images: ClassVar[bool] = False
 
     def critic_terms(self, view: StepView) -> Terms:
         return Terms()
@@ -275,7 +278,11 @@ class Regularizer(nn.Module):
         return Terms()
 
     def evaluate(self, features: Tensor) -> dict[str, Tensor]:
-        """Optional: per-factor posterior parameters for real images' features (used by eval)."""
+        """Optional: per-factor posterior parameters for real images' features ``(B, F)`` (used by eval).
+
+        With :attr:`evaluate_reads_images`, eval calls ``evaluate(features, images)``, ``images`` the same
+        ``(B, C, H, W)`` batch in ``[-1, 1]`` whose trunk features ``features`` are.
+        """
         return {}
 
 

@@ -121,8 +121,12 @@ class RegularizerContract(PluginContract):
     def test_evaluate_gives_one_row_per_image(self) -> None:
         spec = self.make_spec()
         reg = self.build(spec).eval()
+        features = torch.randn(self.batch, self.feature_width)
         with torch.no_grad():
-            out = reg.evaluate(torch.randn(self.batch, self.feature_width))
+            if reg.evaluate_reads_images:
+                out = reg.evaluate(features, torch.rand(self.batch, *self.image_shape) * 2 - 1)  # type: ignore[call-arg]
+            else:
+                out = reg.evaluate(features)
         assert isinstance(out, dict)
         assert all(isinstance(v, Tensor) and v.shape[0] == self.batch for v in out.values())
 

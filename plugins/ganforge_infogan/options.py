@@ -148,8 +148,34 @@ class MutualInformationPlusOptions(MutualInformationOptions):
         description="Apply the real-image terms only before this generator step (a warm-up: they set the categories "
         "early, then leave the paper's objective alone); none: always.",
     )
+    categorical_head: Literal["trunk", "conv"] = Field(
+        "trunk",
+        description="Where Q reads the categorical codes: 'trunk' = Q's head on the critic's trunk features, as every "
+        "other code (the paper); 'conv' = a small convolutional encoder of its own on the image, its answer the "
+        "maximum over positions, so a category cannot mean a position in the frame (for a code meant to find what "
+        "an object is wherever it lies, e.g. a shape). Continuous codes stay on the trunk.",
+    )
+    conv_width: int = Field(
+        32, ge=4, le=512,
+        description="Channels of the first of the 'conv' head's three convolutions (the others have twice as many).",
+    )
+    fake_augmentation: bool = Field(
+        False,
+        description="With categorical_head = 'conv': the MI loss reads the categorical codes off a randomly shifted, "
+        "rotated and scaled copy of each generated image (the ranges below), in both steps, so G must draw a "
+        "category as something those leave unchanged (what the object is, not where, how large or how turned).",
+    )
     real_trunk_gradient: bool = Field(
         False,
         description="Let the real-image terms update the critic trunk too; false: only Q's own layers learn from them "
         "(the trunk features of real images are detached).",
     )
+
+    @field_validator("fake_augmentation")
+    @classmethod
+    def _fake_augmentation_needs_conv(cls, value: bool, info: ValidationInfo) -> bool:
+        # a field validator (not a model validator) so the error's key path ends in ".fake_augmentation"
+        if value and info.data.get("categorical_head", "trunk") != "conv":
+            raise ValueError("fake_augmentation needs categorical_head = 'conv' (on the trunk, the continuous codes "
+                             "would be read off the augmented copy too)")
+        return value

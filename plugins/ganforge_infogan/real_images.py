@@ -28,7 +28,7 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from ganforge import BuildContext, OneHotFactor, StepView, Terms
 from ganforge_infogan.options import MutualInformationPlusOptions
@@ -83,34 +83,93 @@ def augment(x: Tensor, generator: torch.Generator | None, shift: float, rotation
     return F.grid_sample(x + 1, grid, mode="bilinear", padding_mode="zeros", align_corners=False) - 1
 
 
+def conv_encoder(channels: int, width: int, outputs: int) -> nn.Sequential:
+    """Images (B, C, H, W) → (B, outputs): three convolutions, then the maximum of each channel over positions.
+
+    The answer does not depend on where in the frame a pattern lies (up to the strides' sampling), so a code
+    read through it cannot stand for a position: what is left for it is what the object is (its shape), its
+    size or its orientation. No batch norm: the same answer in training and evaluation mode.
+    """
+    pad = {"padding_mode": "replicate"}  # the frame's edge continues the background: no edge to respond to
+    return nn.Sequential(
+        nn.Conv2d(channels, width, 5, stride=2, padding=2, **pad), nn.LeakyReLU(0.1),  # (B, w, H/2, W/2)
+        nn.Conv2d(width, 2 * width, 3, stride=2, padding=1, **pad), nn.LeakyReLU(0.1),  # (B, 2w, H/4, W/4)
+        nn.Conv2d(2 * width, 2 * width, 3, padding=1, **pad), nn.LeakyReLU(0.1),  # (B, 2w, H/4, W/4)
+        nn.AdaptiveMaxPool2d(1), nn.Flatten(),  # (B, 2w): the strongest response anywhere in the frame
+        nn.Linear(2 * width, outputs),  # (B, outputs)
+    )
+
+
 class MutualInformationPlus(MutualInformation):
-    """:class:`MutualInformation` (the paper's Q and loss) plus balance, confidence and consistency on real images."""
+    """:class:`MutualInformation` (the paper's Q and loss) plus balance, confidence and consistency on real images,
+    and optionally the categorical codes read off the image by a convolutional head (``categorical_head = "conv"``)."""
+
+    evaluate_reads_images = True  # the 'conv' head reads the pixels; with 'trunk' the images go unused
 
     def __init__(self, options: MutualInformationPlusOptions, ctx: BuildContext) -> None:
-        super().__init__(options, ctx)
-        self.options = options
-        self.categorical = [f for f in ctx.spec.factors if isinstance(f, OneHotFactor)]
-        if not self.categorical:
+        categorical = [f for f in ctx.spec.factors if isinstance(f, OneHotFactor)]
+        if not categorical:
             raise ValueError("mutual_information_plus needs a categorical code (kind = \"categorical\"): its real-image "
                              "terms are about categories; use mutual_information otherwise")
         if options.optimizer == "generator":
             raise ValueError("mutual_information_plus trains Q on real images in the critic step: optimizer must be "
                              "'critic'")
+        conv = options.categorical_head == "conv"
+        super().__init__(options, ctx, [f for f in ctx.spec.factors if not (conv and f in categorical)])
+        self.options = options
+        self.categorical = categorical
+        #: the 'conv' head: every categorical code's logits side by side, (B, C, H, W) → (B, Σ K); None with 'trunk'
+        self.encoder = conv_encoder(ctx.image_shape[0], options.conv_width,
+                                    sum(f.posterior_width for f in categorical)) if conv else None
+
+    def _encoded(self, images: Tensor) -> dict[str, Tensor]:
+        """The 'conv' head's logits per categorical code for ``images`` (B, C, H, W): name → (B, K)."""
+        assert self.encoder is not None
+        logits = self.encoder(images)  # (B, Σ K)
+        return dict(zip([f.name for f in self.categorical],
+                        logits.split([f.posterior_width for f in self.categorical], dim=1), strict=True))
+
+    def _terms(self, features: Tensor, codes: dict[str, Tensor], images: Tensor) -> Terms:
+        """The paper's MI terms on fakes; with ``fake_augmentation`` the 'conv' head reads an augmented copy of them
+        (differentiable: G's reward goes through the warp)."""
+        o = self.options
+        if o.fake_augmentation:
+            images = augment(images, None, o.shift, o.rotation, o.scale)  # (B, C, H, W)
+        return super()._terms(features, codes, images)
+
+    def posterior_of(self, features: Tensor, images: Tensor) -> dict[str, Tensor]:
+        params = self.posterior(features)  # the trunk factors: all of them, or the non-categorical ones with 'conv'
+        return params if self.encoder is None else {**params, **self._encoded(images)}
+
+    def evaluate(self, features: Tensor, images: Tensor | None = None) -> dict[str, Tensor]:
+        """Q's posterior parameters per factor for real ``images`` (B, C, H, W) and their trunk ``features`` (B, F)."""
+        if images is None:
+            if self.encoder is not None:
+                raise ValueError("categorical_head = 'conv' reads the images: call evaluate(features, images)")
+            return self.posterior(features)
+        return self.posterior_of(features, images)
+
+    def _categorical_logits(self, view: StepView, images: Tensor, features: Tensor | None) -> dict[str, Tensor]:
+        """Q's logits per categorical code for real ``images`` (B, C, H, W): off the image with the 'conv' head, else
+        off their trunk ``features`` (B, F) (computed here when None), detached unless ``real_trunk_gradient``."""
+        if self.encoder is not None:
+            return self._encoded(images)
+        if features is None:
+            assert view.critic is not None  # the engine always gives the critic to the critic phase
+            features = view.critic.features(images, view.cond_real)  # (B, F)
+        return self.posterior(features if self.options.real_trunk_gradient else features.detach())
 
     def critic_terms(self, view: StepView) -> Terms:
         terms = super().critic_terms(view)
         o = self.options
         if view.real is None or view.real_features is None or (o.until_step is not None and view.step >= o.until_step):
             return terms
-        features = view.real_features if o.real_trunk_gradient else view.real_features.detach()  # (B, F)
-        logits = self.posterior(features)  # name → (B, K)
+        logits = self._categorical_logits(view, view.real, view.real_features)  # name → (B, K)
         aug_logits: dict[str, Tensor] = {}
         if o.consistency > 0 or o.pairs > 0:
-            assert view.critic is not None  # the engine always gives the critic to the critic phase
             aug = augment(view.real.detach(), None, o.shift, o.rotation, o.scale)  # (B, C, H, W)
-            aug_features = view.critic.features(aug, view.cond_real)
-            aug_logits = self.posterior(aug_features if o.real_trunk_gradient else aug_features.detach())
-        loss = features.new_zeros((), dtype=torch.float32)
+            aug_logits = self._categorical_logits(view, aug, None)
+        loss = view.real.new_zeros((), dtype=torch.float32)
         logs: dict[str, Tensor] = {}
         for f in self.categorical:
             probs = F.softmax(logits[f.name].float(), dim=1)  # (B, K)

@@ -22,14 +22,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ganforge import BuildContext, Regularizer, StepView, Terms
+from ganforge import BuildContext, LatentFactor, Regularizer, StepView, Terms
 from ganforge_infogan.options import MutualInformationOptions
 
 
 class MutualInformation(Regularizer):
     """Q head (FC hidden → BN → LeakyReLU(0.1) → FC posterior_width) on the critic trunk's features."""
 
-    def __init__(self, options: MutualInformationOptions, ctx: BuildContext) -> None:
+    def __init__(self, options: MutualInformationOptions, ctx: BuildContext,
+                 trunk_factors: list[LatentFactor] | None = None) -> None:
         super().__init__()
         if not ctx.spec.factors:
             raise ValueError(
@@ -42,20 +43,33 @@ class MutualInformation(Regularizer):
         self.optimizer = options.optimizer
         self.trunk_gradient = options.trunk_gradient
         self.generator_reward = options.generator_reward
-        self.q = nn.Sequential(
+        #: the factors whose posterior Q's head reads off the trunk features: all of them (a subclass may read
+        #: some off the image instead)
+        self.trunk_factors = list(self.spec.factors if trunk_factors is None else trunk_factors)
+        width = sum(f.posterior_width for f in self.trunk_factors)
+        self.q = None if not width else nn.Sequential(
             nn.Linear(ctx.critic_feature_width, options.hidden, bias=False),  # bias is redundant before BN
             nn.BatchNorm1d(options.hidden),
             nn.LeakyReLU(0.1),
-            nn.Linear(options.hidden, self.spec.posterior_width),
+            nn.Linear(options.hidden, width),
         )
 
     def posterior(self, features: Tensor) -> dict[str, Tensor]:
-        """Q's posterior parameters per factor: ``(B, feature_width)`` → name → ``(B, posterior_width_i)``."""
-        return self.spec.split_posterior(self.q(features))  # Q's output is (B, Σ posterior_width_i)
+        """Q's posterior parameters per trunk factor: ``(B, feature_width)`` → name → ``(B, posterior_width_i)``."""
+        if self.q is None:
+            return {}
+        params = self.q(features)  # (B, Σ posterior_width_i) over the trunk factors, in the spec's order
+        return dict(zip([f.name for f in self.trunk_factors],
+                        params.split([f.posterior_width for f in self.trunk_factors], dim=1), strict=True))
 
-    def _terms(self, features: Tensor, codes: dict[str, Tensor]) -> Terms:
+    def posterior_of(self, features: Tensor, images: Tensor) -> dict[str, Tensor]:
+        """Q's posterior parameters per factor for ``images`` (B, C, H, W) whose trunk features are ``features``
+        (B, F): the paper's Q reads only the features; a subclass may read the images too."""
+        return self.posterior(features)
+
+    def _terms(self, features: Tensor, codes: dict[str, Tensor], images: Tensor) -> Terms:
         """λ-weighted NLL of the sampled codes (the loss) and L_I per factor and in total (the logs)."""
-        params = self.posterior(features)
+        params = self.posterior_of(features, images)
         loss = features.new_zeros((), dtype=torch.float32)  # () scalar; NLLs are float32 even under bf16
         logs: dict[str, Tensor] = {}
         for f in self.spec.factors:
@@ -70,16 +84,16 @@ class MutualInformation(Regularizer):
         if self.optimizer == "generator":
             return Terms()  # Q learns in the generator step; here it would only add gradients nobody applies
         features = view.fake_features if self.trunk_gradient else view.fake_features.detach()  # (B, F)
-        return self._terms(features, view.latent.codes)
+        return self._terms(features, view.latent.codes, view.fake)
 
     def generator_terms(self, view: StepView) -> Terms:
         """Reward G for codes Q can recover; without ``generator_reward`` only log L_I (Figure 1's baseline)."""
         if self.generator_reward:
-            return self._terms(view.fake_features, view.latent.codes)  # gradient reaches G via the features
+            return self._terms(view.fake_features, view.latent.codes, view.fake)  # gradient reaches G via both
         if self.optimizer == "generator":  # Q must still learn, but G must not: Q sees detached features
-            return self._terms(view.fake_features.detach(), view.latent.codes)
+            return self._terms(view.fake_features.detach(), view.latent.codes, view.fake.detach())
         with torch.no_grad():
-            return Terms(logs=self._terms(view.fake_features, view.latent.codes).logs)
+            return Terms(logs=self._terms(view.fake_features, view.latent.codes, view.fake).logs)
 
     def evaluate(self, features: Tensor) -> dict[str, Tensor]:
         """Q's posterior parameters per factor for (real) images' trunk features.

@@ -161,3 +161,121 @@ def test_the_plus_recipe_trains_end_to_end_and_logs_the_real_terms(tmp_path: Pat
     keys = set(log[-1])
     assert any(k.endswith("real/balance/c1") for k in keys) and any(k.endswith("L_I/c1") for k in keys)
     assert all(math.isfinite(v) for row in log for k, v in row.items() if isinstance(v, float))
+
+
+# --- categorical_head = "conv": the categorical codes read off the image, wherever the object lies ---------------
+def _conv_setup(**options: Any) -> tuple[LatentSpec, MutualInformationPlus, TinyCritic]:
+    torch.manual_seed(0)
+    spec = LatentSpec(noise_dim=4, factors=[Categorical("c1", 1.0, CategoricalOptions(k=K)), Uniform("c2", 0.1, UniformOptions())])
+    ctx = BuildContext(image_shape=(1, 28, 28), spec=spec, critic_feature_width=FEAT)
+    reg = MutualInformationPlus(MutualInformationPlusOptions(categorical_head="conv", conv_width=8, **options), ctx)
+    return spec, reg, TinyCritic((1, 28, 28), FEAT)
+
+
+def _conv_view(spec: LatentSpec, critic: TinyCritic, phase: str = "critic") -> StepView:
+    g = torch.Generator().manual_seed(1)
+    latent = spec.sample(B, g)
+    fake = (torch.rand(B, 1, 28, 28, generator=g) * 2 - 1).requires_grad_(phase == "generator")
+    real = torch.rand(B, 1, 28, 28, generator=g) * 2 - 1
+    if phase == "generator":
+        return StepView("generator", 0, spec, latent, fake, critic.features(fake), critic=CriticAccess(critic))
+    return StepView("critic", 0, spec, latent, fake, critic.features(fake), real, critic.features(real),
+                    critic=CriticAccess(critic))
+
+
+def test_conv_head_gives_the_same_category_wherever_the_object_lies() -> None:
+    _, reg, _ = _conv_setup()
+    x = -torch.ones(2, 1, 28, 28)
+    x[0, :, 9:14, 9:12] = 1.0  # an L-shaped blob ...
+    x[0, :, 12:14, 12:14] = 1.0
+    x[1] = x[0].roll((4, 4), dims=(1, 2))  # ... and the same blob 4 px lower and 4 px to the right (both away
+    # from the edges by more than half the encoder's 17-px field of view)
+    with torch.no_grad():
+        logits = reg.evaluate(torch.zeros(2, FEAT), x)["c1"]  # (2, K)
+    assert logits.shape == (2, K)
+    assert torch.allclose(logits[0], logits[1], atol=1e-5)  # shifts by multiples of the stride: the same answer
+    y = x.clone()
+    y[1] = -1.0
+    y[1, :, 14:20, 14:20] = 1.0  # another shape: another answer
+    with torch.no_grad():
+        other = reg.evaluate(torch.zeros(2, FEAT), y)["c1"]
+    assert not torch.allclose(other[0], other[1], atol=1e-3)
+
+
+def test_conv_head_reads_categories_off_the_image_and_continuous_codes_off_the_trunk() -> None:
+    spec, reg, critic = _conv_setup()
+    assert reg.q is not None and reg.q[-1].out_features == 2  # c2's mean and log σ only: c1 has no trunk columns
+    features, images = torch.randn(B, FEAT), torch.rand(B, 1, 28, 28) * 2 - 1
+    params = reg.evaluate(features, images)
+    assert params["c1"].shape == (B, K) and params["c2"].shape == (B, 2)
+    with pytest.raises(ValueError, match="reads the images"):
+        reg.evaluate(features)
+    # the paper's MI loss on fakes trains the encoder and Q in the critic step ...
+    terms = reg.critic_terms(_conv_view(spec, critic))
+    terms.losses["mi"].backward(retain_graph=True)
+    assert _has_grad(reg.encoder) and _has_grad(reg.q)
+    # ... and rewards G through the encoder in the generator step (the gradient reaches the fake images)
+    view = _conv_view(spec, critic, "generator")
+    reg.generator_terms(view).losses["mi"].backward()
+    assert view.fake.grad is not None and view.fake.grad.abs().sum() > 0
+
+
+def test_conv_head_real_terms_train_the_encoder_and_never_the_trunk() -> None:
+    spec, reg, critic = _conv_setup(balance=0.0, consistency=0.0, pairs=1.0, real_trunk_gradient=True)
+    terms = reg.critic_terms(_conv_view(spec, critic))
+    assert 0 <= terms.logs["real/pairs/c1"].item() <= math.log(K) + 1e-5
+    terms.losses["real"].backward()
+    assert _has_grad(reg.encoder)
+    assert not _has_grad(critic.trunk) and not _has_grad(reg.q)  # the categorical code lives on the image alone
+
+
+def test_trunk_head_keeps_every_code_on_q_and_builds_no_encoder() -> None:
+    spec, reg, _ = _setup()
+    assert reg.encoder is None and reg.q is not None and reg.q[-1].out_features == spec.posterior_width
+    features = torch.randn(B, FEAT)
+    assert torch.equal(reg.evaluate(features)["c1"], reg.evaluate(features, torch.zeros(B, 1, 8, 8))["c1"])
+
+
+def test_conv_head_trains_end_to_end_and_eval_reads_the_images(tmp_path: Path) -> None:
+    """The shapes first run with the 'conv' head, a few steps through the engine, then ganforge's evaluation."""
+    from ganforge.evaluation import evaluate
+    from ganforge.recipe import read_toml
+    from ganforge.registry import load_registry
+    from ganforge.testing import train_steps
+
+    recipe = read_toml(Path(__file__).resolve().parents[3] / "recipes" / "infogan_shapes.toml")
+    reg = {**recipe["regularizers"][0], "kind": "mutual_information_plus", "categorical_head": "conv",
+           "conv_width": 8, "balance": 0.0, "consistency": 0.0, "pairs": 1.0}
+    raw = {**recipe, "data": {**recipe["data"], "size": 128, "batch_size": 16}, "regularizers": [reg],
+           "generator": {**recipe["generator"], "channels": 8}, "critic": {**recipe["critic"], "hidden": 32},
+           "run": {"name": "conv", "seed": 0, "device": "cpu"},
+           "train": {"steps": 3, "log_every": 1, "sample_every": 3, "checkpoint_every": 3, "precision": "fp32"}}
+    log = train_steps(raw, 3, tmp_path)
+    assert any(k.endswith("real/pairs/c1") for k in log[-1]) and any(k.endswith("L_I/c1") for k in log[-1])
+    result = evaluate(tmp_path / "run", load_registry(), device="cpu", only=["factor_codes"])
+    codes = result.details("factor_codes")["codes"]
+    assert set(codes) == {"c1", "c2", "c3", "c4", "c5"} and "shape" in codes["c1"]["accuracy"]
+
+
+def test_fake_augmentation_reads_the_categories_off_a_warped_copy_and_rewards_g_through_it() -> None:
+    spec, plain, critic = _conv_setup()
+    _, still, _ = _conv_setup(fake_augmentation=True, shift=0.0, rotation=0.0, scale=0.0)  # the identity warp
+    _, warped, _ = _conv_setup(fake_augmentation=True, shift=4.0, rotation=90.0, scale=0.3)
+    view = _conv_view(spec, critic)
+    torch.manual_seed(3)
+    base = plain.critic_terms(view).logs["L_I/c1"]
+    assert still.critic_terms(view).logs["L_I/c1"].item() == pytest.approx(base.item(), abs=1e-5)
+    assert abs(warped.critic_terms(view).logs["L_I/c1"].item() - base.item()) > 1e-4  # another image, another answer
+    assert warped.critic_terms(view).logs["L_I/c2"].item() == pytest.approx(plain.critic_terms(view).logs["L_I/c2"].item())
+    gen = _conv_view(spec, critic, "generator")
+    warped.generator_terms(gen).losses["mi"].backward()
+    assert gen.fake.grad is not None and gen.fake.grad.abs().sum() > 0
+
+
+def test_fake_augmentation_without_the_conv_head_is_refused_at_its_key() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="fake_augmentation needs categorical_head = 'conv'") as err:
+        MutualInformationPlusOptions(fake_augmentation=True)
+    assert err.value.errors()[0]["loc"] == ("fake_augmentation",)
+    assert MutualInformationPlusOptions(categorical_head="conv", fake_augmentation=True).fake_augmentation
