@@ -61,6 +61,8 @@ def train_many(runs: list[tuple[int, Path, list[str]]], data: Path, fresh: bool,
     env = dict(os.environ)
     if jobs > 1:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(max(1, (os.cpu_count() or jobs) // jobs))
+    # per-seed outcomes change with the thread count (another reduction order), so each run records its own
+    threads = int(env.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
     running: list[tuple[int, Path, subprocess.Popen, float]] = []
     while todo or running:
         while todo and len(running) < jobs:
@@ -77,7 +79,8 @@ def train_many(runs: list[tuple[int, Path, list[str]]], data: Path, fresh: bool,
             if proc.returncode:
                 raise SystemExit(f"seed {seed}: ganforge run exited with {proc.returncode}")
             run_dir = next((out / f"seed-{seed}").iterdir())
-            (run_dir / "finished.json").write_text(json.dumps({"wall_s": time.perf_counter() - start, "jobs": jobs}))
+            (run_dir / "finished.json").write_text(json.dumps({"wall_s": time.perf_counter() - start, "jobs": jobs,
+                                                                "threads": threads}))
             finished[(seed, out)] = run_dir
     return finished
 
@@ -115,7 +118,8 @@ def main() -> None:
     results = []
     for seed in args.seeds:
         run_dir = runs[seed]
-        wall = json.loads((run_dir / "finished.json").read_text())["wall_s"]
+        finished = json.loads((run_dir / "finished.json").read_text())
+        wall = finished["wall_s"]
         steps = evaluate_steps(run_dir, args.data)
         log = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
         key = logkeys.find({k for r in log for k in r}, "generator", "L_I/c1") or "generator/L_I/c1"
@@ -123,7 +127,8 @@ def main() -> None:
         first_22 = next((r["step"] for r in log if r.get(key, 0) >= 2.2), None)
         final = steps[-1]
         first_95 = next((r["step"] for r in steps if r["accuracy"] >= 0.95), None)
-        results.append({"seed": seed, "wall_min": wall / 60 if wall else None, "steps": final["step"],
+        results.append({"seed": seed, "threads": finished.get("threads"), "jobs": finished.get("jobs"),
+                        "wall_min": wall / 60 if wall else None, "steps": final["step"],
                         "accuracy": final["accuracy"], "L_I_c1_eval": final["L_I"]["c1"],
                         "L_I_c1_train_min_after_first_2.2": min(
                             (r[key] for r in log if first_22 and r["step"] >= first_22), default=None),
@@ -134,13 +139,13 @@ def main() -> None:
         print(f"seed {seed}: " + "  ".join(f"{r['step']}:{r['accuracy']:.3f}" for r in steps), flush=True)
 
     print()
-    print(f"{'seed':>4} {'steps':>6} {'train min':>9} {'accuracy':>8} {'L_I/c1 eval':>11} {'L_I≥2.2 from':>12} "
+    print(f"{'seed':>4} {'threads':>7} {'steps':>6} {'train min':>9} {'accuracy':>8} {'L_I/c1 eval':>11} {'L_I≥2.2 from':>12} "
           f"{'min L_I after':>13} {'acc≥0.95 at':>11} {'min to 0.95':>11}")
     for r in results:
         wall = f"{r['wall_min']:.1f}" if r["wall_min"] else "?"
         after = r["L_I_c1_train_min_after_first_2.2"]
         to_95 = r["min_to_acc_0.95"]
-        print(f"{r['seed']:>4} {r['steps']:>6} {wall:>9} {r['accuracy']:>8.4f} {r['L_I_c1_eval']:>11.3f} "
+        print(f"{r['seed']:>4} {str(r['threads'] or '?'):>7} {r['steps']:>6} {wall:>9} {r['accuracy']:>8.4f} {r['L_I_c1_eval']:>11.3f} "
               f"{str(r['first_step_L_I_c1_2.2']):>12} {(f'{after:.3f}' if after is not None else '-'):>13} "
               f"{str(r['first_step_acc_0.95']):>11} "
               f"{(f'{to_95:.1f}' if to_95 else '-'):>11}")
