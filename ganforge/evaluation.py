@@ -63,7 +63,8 @@ class EvalRun:
         feats = self.system.critic.features(images, cond)
         out: dict[str, Tensor] = {}
         for reg in self.system.regularizers.values():
-            out.update(reg.evaluate(feats, images) if reg.evaluate_reads_images else reg.evaluate(feats))
+            reads_images = getattr(reg, "evaluate_reads_images", False)  # Regularizer's flag; duck-typed heads lack it
+            out.update(reg.evaluate(feats, images) if reads_images else reg.evaluate(feats))
         return out
 
     @cached_property
