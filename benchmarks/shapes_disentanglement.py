@@ -6,7 +6,9 @@ networks, latent codes and Q head, and Q is trained to read the codes off genera
 generator gets no reward for making them readable (the InfoGAN paper's Figure-1 baseline). Each run
 is timed (wall clock, and CPU time, which does not depend on what else the machine runs) and evaluated
 with the registered ground-truth metrics (Q's codes on the real images): shape accuracy of the
-categorical code (Hungarian), MIG, FactorVAE score, and each code's most informative factor. Prints
+categorical code (Hungarian), MIG, FactorVAE score, each code's most informative factor, and the
+generator's side: whether each category of c1 *draws* one shape (the evaluator classifier's shape of
+G's samples, Hungarian-matched to c1: "G shape accuracy"). Prints
 markdown tables: median (min–max) over seeds per method, then every run.
 
 Two processes can share the work, e.g. ``--methods infogan`` and ``--methods vanilla`` side by side
@@ -38,7 +40,7 @@ METHODS: dict[str, list[str]] = {
     "infogan": [],
     "vanilla": ["model.method=vanilla", "regularizers[0].generator_reward=false"],
 }
-METRICS = ["code_accuracy", "mutual_information", "factor_codes", "mig", "factor_vae"]
+METRICS = ["code_accuracy", "mutual_information", "factor_codes", "mig", "factor_vae", "generated_code_accuracy"]
 DONE, EVAL = "finished.json", "eval.json"
 
 
@@ -74,7 +76,9 @@ def evaluate_run(run_dir: Path, fresh: bool) -> dict[str, Any]:
     """The registered metrics of one run (saved next to it, reused unless ``fresh``)."""
     saved = run_dir / EVAL
     if saved.exists() and not fresh:
-        return json.loads(saved.read_text())
+        got = json.loads(saved.read_text())
+        if set(METRICS) <= set(got["results"]):  # an evaluation saved before a metric was added is redone
+            return got
     from ganforge.evaluation import evaluate
     from ganforge.registry import load_registry
 
@@ -101,6 +105,7 @@ def numbers(r: dict[str, Any]) -> dict[str, float]:
     InfoGAN paper's Figure 1; ``eval.json`` also holds eval's own estimate, made with Q in eval mode."""
     return {
         "shape accuracy": details(r, "factor_codes")["codes"]["c1"]["accuracy"]["shape"],
+        "G shape accuracy": details(r, "generated_code_accuracy")["c1"]["accuracy"],
         "MIG": details(r, "mig")["mig"],
         "FactorVAE": details(r, "factor_vae")["score"],
         "L_I total, training (nats)": last_logged(r["run"], "generator", "L_I"),
@@ -144,13 +149,14 @@ def main() -> None:
 
     codes = list(details(results[args.methods[0]][0][1], "factor_codes")["codes"])
     print("\nEach code's most informative factor and I(code; factor) / H(factor), per run:\n")
-    print(f"| method | seed | MIG | FactorVAE | shape acc. | {' | '.join(codes)} |")
-    print("|---|---|---|---|---|" + "---|" * len(codes))
+    print(f"| method | seed | MIG | FactorVAE | shape acc. | G shape acc. | {' | '.join(codes)} |")
+    print("|---|---|---|---|---|---|" + "---|" * len(codes))
     for method, runs in results.items():
         for seed, r in runs:
             n = numbers(r)
             cells = [code_cell(details(r, "factor_codes")["codes"][c]) for c in codes]
             print(f"| {method} | {seed} | {n['MIG']:.3f} | {n['FactorVAE']:.3f} | {n['shape accuracy']:.3f} | "
+                  f"{n['G shape accuracy']:.3f} | "
                   f"{' | '.join(cells)} |")
 
 

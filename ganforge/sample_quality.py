@@ -1,4 +1,5 @@
-"""Sample-quality metrics in the evaluator's feature space: domain FID, classifier score, label accuracy.
+"""Sample-quality metrics in the evaluator's feature space: domain FID, classifier score, label accuracy, and how
+well each unsupervised categorical code picks the evaluator's class of what G draws (generated code accuracy).
 
 All three share one evaluator (``ganforge.evaluator``, trained on the run's labelled real data and
 cached) and one set of generated samples per evaluation, kept in ``EvalRun.cache``. The math is in
@@ -15,7 +16,7 @@ from torch import Tensor
 
 from ganforge.evaluation import EvalRun
 from ganforge.evaluator import Evaluator, evaluator_for, to_unit
-from ganforge.interfaces import Metric
+from ganforge.interfaces import Metric, OneHotFactor
 from ganforge.pictures import generate
 from ganforge.results import Headline, MetricResult
 
@@ -45,25 +46,32 @@ def real_embedding(run: EvalRun) -> tuple[Tensor, Tensor]:
     return run.cache["real_embedding"]
 
 
-@torch.no_grad()
 def generated_embedding(run: EvalRun) -> tuple[Tensor, Tensor, Tensor | None]:
     """Features, probabilities and condition values (or ``None``) of as many generated images as real ones."""
     if "generated_embedding" not in run.cache:
-        n = len(real_embedding(run)[0])
+        n = len(real_embedding(run)[0])  # first, outside no_grad: it may train the evaluator
         g = torch.Generator().manual_seed(run.seed + 4321)
-        feats, probs, conds = [], [], []
-        for start in range(0, n, run.batch_size):
-            latent = run.spec.sample(min(run.batch_size, n - start), g, "cpu")
-            cond = run.spec.condition_values(latent)
-            latent.noise = latent.noise.to(run.device)
-            latent.codes = {k: v.to(run.device) for k, v in latent.codes.items()}
-            f, p = _evaluator(run).embed(generate(run.system.generator, run.spec, latent))
-            feats.append(f)
-            probs.append(p)
-            conds.append(cond)
+        feats, probs, conds, codes = [], [], [], []
+        with torch.no_grad():
+            for start in range(0, n, run.batch_size):
+                latent = run.spec.sample(min(run.batch_size, n - start), g, "cpu")
+                cond = run.spec.condition_values(latent)
+                codes.append({f.name: latent.codes[f.name].clone() for f in _categorical_codes(run)})
+                latent.noise = latent.noise.to(run.device)
+                latent.codes = {k: v.to(run.device) for k, v in latent.codes.items()}
+                f, p = _evaluator(run).embed(generate(run.system.generator, run.spec, latent))
+                feats.append(f)
+                probs.append(p)
+                conds.append(cond)
         cond_all = None if conds[0] is None else torch.cat(conds)  # type: ignore[arg-type]
         run.cache["generated_embedding"] = (torch.cat(feats), torch.cat(probs), cond_all)
+        run.cache["generated_codes"] = {f.name: torch.cat([c[f.name] for c in codes]) for f in _categorical_codes(run)}
     return run.cache["generated_embedding"]
+
+
+def _categorical_codes(run: EvalRun) -> list[OneHotFactor]:
+    """The spec's unsupervised categorical codes (a CGAN's condition is a label, not a code)."""
+    return [f for f in run.spec.factors if isinstance(f, OneHotFactor) and not f.conditions_critic]
 
 
 class DomainFID(Metric):
@@ -132,3 +140,35 @@ class LabelAccuracy(Metric):
         return MetricResult((Headline("label accuracy", accuracy),), details, score=accuracy,
                             note="Label accuracy (conditional models): share of samples generated for class y that "
                                  "the evaluator classifies as y.")
+
+
+class GeneratedCodeAccuracy(Metric):
+    """Unsupervised categorical codes: how well each code's value predicts the evaluator's class of G(z, c).
+
+    ``code_accuracy`` and ``factor_codes`` ask whether *Q* sorts real images by class; this asks whether *G*
+    draws one class per category: the evaluator classifies the generated samples, and each category of the
+    code is matched one-to-one to a class (Hungarian). 1: every category draws one class; 1/K for a code G
+    ignores. A Q that reads G's categories off something else (a size, a texture) while sorting real
+    images by class scores high on the former and low here.
+    """
+
+    name = "generated_code_accuracy"
+    requires = "needs labelled data, at least 100 images, and a categorical code"
+
+    def applies(self, run: EvalRun) -> bool:
+        return _labelled(run) and bool(_categorical_codes(run))
+
+    def compute(self, run: EvalRun) -> MetricResult:
+        from ganforge.metrics import hungarian_accuracy
+
+        _, probs, _ = generated_embedding(run)
+        drawn = probs.argmax(1).numpy()  # (N,) the evaluator's class of each sample
+        details: dict[str, Any] = {}
+        for f in _categorical_codes(run):
+            accuracy, mapping, confusion = hungarian_accuracy(run.cache["generated_codes"][f.name].numpy(), drawn,
+                                                              n_pred=f.k, n_labels=run.data.num_classes)
+            details[f.name] = {"accuracy": accuracy, "mapping": mapping, "confusion": confusion.tolist(),
+                               "samples": len(drawn)}
+        first = _categorical_codes(run)[0].name
+        heads = tuple(Headline(f"generated code accuracy {name}", d["accuracy"]) for name, d in details.items())
+        return MetricResult(heads, details, score=details[first]["accuracy"], note=EVALUATOR_NOTE)

@@ -165,17 +165,32 @@ class MutualInformationPlusOptions(MutualInformationOptions):
         "rotated and scaled copy of each generated image (the ranges below), in both steps, so G must draw a "
         "category as something those leave unchanged (what the object is, not where, how large or how turned).",
     )
+    normalize_size: bool = Field(
+        False,
+        description="With categorical_head = 'conv': the conv head reads each image (real or generated) moved and "
+        "zoomed so its object is centred and of one size (from the moments of its bright pixels), so a category "
+        "cannot mean how large an object is either, only what it is.",
+    )
+    cluster_critic: float = Field(
+        0.0, ge=0, le=1e3, allow_inf_nan=False,
+        description="Weight of a class-conditional critic term (self-conditioned GAN, Liu et al. 2020): a projection "
+        "head on the critic's trunk scores an image within a category, a real image's category being Q's own "
+        "answer for it and a fake's its categorical code. The critic learns to tell real from fake within each "
+        "category and G to fool it, so category k of G must look like the real images Q puts in category k "
+        "(not merely be readable by Q). 0: off.",
+    )
     real_trunk_gradient: bool = Field(
         False,
         description="Let the real-image terms update the critic trunk too; false: only Q's own layers learn from them "
         "(the trunk features of real images are detached).",
     )
 
-    @field_validator("fake_augmentation")
+    @field_validator("fake_augmentation", "normalize_size")
     @classmethod
-    def _fake_augmentation_needs_conv(cls, value: bool, info: ValidationInfo) -> bool:
-        # a field validator (not a model validator) so the error's key path ends in ".fake_augmentation"
+    def _needs_conv(cls, value: bool, info: ValidationInfo) -> bool:
+        # a field validator (not a model validator) so the error's key path ends in the field's name
         if value and info.data.get("categorical_head", "trunk") != "conv":
-            raise ValueError("fake_augmentation needs categorical_head = 'conv' (on the trunk, the continuous codes "
-                             "would be read off the augmented copy too)")
+            why = {"fake_augmentation": "on the trunk, the continuous codes would be read off the augmented copy too",
+                   "normalize_size": "the trunk reads every code, and the continuous ones need position and size"}
+            raise ValueError(f"{info.field_name} needs categorical_head = 'conv' ({why[str(info.field_name)]})")
         return value

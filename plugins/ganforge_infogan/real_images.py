@@ -15,6 +15,12 @@ levers that work in the clustering literature all read Q on real images x (a dat
   from their joint distribution over the batch; both sides learn. One term that asks for all three
   at once: balanced (H(c) = log K), confident and agreeing (H(c | c') = 0).
 
+With ``cluster_critic`` a last term ties G's categories to Q's categories of real images (self-conditioned GAN,
+Liu et al. 2020): a projection head on the critic trunk scores ⟨e_k, φ(x)⟩ + b_k, k being Q's category for a
+real image and the code c for a fake; the critic learns to tell real from fake within each category, and G
+to fool it. Without it, Q only has to *read* G's categories, and G can draw them as anything readable (a
+size, a blur, a texture), whatever Q's categories of real images are.
+
 They act in the critic step, where Q is trained (the trunk's real features are detached unless
 ``real_trunk_gradient``); the generator step is the paper's. ``until_step`` applies them only early.
 Only categorical codes (``OneHotFactor``: Q gives K logits) take part; the prior is uniform, as
@@ -65,6 +71,11 @@ def pair_information_gap(probs: Tensor, aug_probs: Tensor) -> Tensor:
     return math.log(probs.shape[1]) - information
 
 
+#: RMS radius of the object after :func:`normalize_size`, in grid units (the frame spans [-1, 1]): a filled disk
+#: of this RMS radius has radius 0.57, a bit over half the frame's half-width, room to turn and to see the edges
+NORMAL_RADIUS = 0.4
+
+
 def augment(x: Tensor, generator: torch.Generator | None, shift: float, rotation: float, scale: float) -> Tensor:
     """A random affine map per image of ``x`` (B, C, H, W) in [-1, 1]: shift up to ``shift`` px, rotation up to
     ``rotation`` degrees, scaling in [1 − scale, 1 + scale]; the border is filled with the background (−1)."""
@@ -80,6 +91,38 @@ def augment(x: Tensor, generator: torch.Generator | None, shift: float, rotation
     cos, sin = angle.cos() / factor, angle.sin() / factor
     theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)  # (B, 2, 3)
     grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    return grid_sample_background(x, grid)
+
+
+def normalize_size(x: Tensor, radius: float = NORMAL_RADIUS) -> Tensor:
+    """Each image of ``x`` (B, C, H, W) in [-1, 1] moved and zoomed so its object is centred and of one size.
+
+    The object is the brightness above a tenth of the range (so a generator's near-black background does not
+    count); its centre and RMS radius are those of that mass. The warp maps the centre to the middle of the
+    frame and the RMS radius to ``radius`` (grid units: the frame spans [-1, 1]). The warp's parameters are
+    held fixed (no gradient), the resampling is differentiable in the pixels. An image with no bright pixel is
+    left as it is. A code read off the result cannot stand for where an object lies or how large it is.
+    """
+    b, _, h, w = x.shape
+    with torch.no_grad():
+        mass = ((x.float() + 1) / 2 - 0.1).clamp_min(0).mean(1)  # (B, H, W)
+        ys = torch.linspace(-1 + 1 / h, 1 - 1 / h, h, device=x.device)[None, :, None]  # pixel centres, (1, H, 1)
+        xs = torch.linspace(-1 + 1 / w, 1 - 1 / w, w, device=x.device)[None, None, :]  # (1, 1, W)
+        total = mass.sum((1, 2))  # (B,)
+        empty = total < 1e-3
+        total = total.clamp_min(1e-3)
+        cx, cy = (mass * xs).sum((1, 2)) / total, (mass * ys).sum((1, 2)) / total  # (B,)
+        spread = (mass * ((xs - cx[:, None, None]) ** 2 + (ys - cy[:, None, None]) ** 2)).sum((1, 2)) / total
+        zoom = torch.where(empty, torch.ones_like(total), spread.clamp_min(1e-6).sqrt() / radius)  # (B,)
+        cx, cy = torch.where(empty, 0.0, cx), torch.where(empty, 0.0, cy)
+        zero = torch.zeros_like(zoom)
+        theta = torch.stack([torch.stack([zoom, zero, cx], 1), torch.stack([zero, zoom, cy], 1)], 1)  # (B, 2, 3)
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    return grid_sample_background(x, grid)
+
+
+def grid_sample_background(x: Tensor, grid: Tensor) -> Tensor:
+    """``x`` (B, C, H, W) in [-1, 1] resampled at ``grid`` (B, H, W, 2), bilinear, the background (−1) outside."""
     return F.grid_sample(x + 1, grid, mode="bilinear", padding_mode="zeros", align_corners=False) - 1
 
 
@@ -121,10 +164,18 @@ class MutualInformationPlus(MutualInformation):
         #: the 'conv' head: every categorical code's logits side by side, (B, C, H, W) → (B, Σ K); None with 'trunk'
         self.encoder = conv_encoder(ctx.image_shape[0], options.conv_width,
                                     sum(f.posterior_width for f in categorical)) if conv else None
+        #: the cluster critic's projection per categorical code: e_k (K, F) and b_k (K,); empty when it is off
+        assert ctx.critic_feature_width is not None  # MutualInformation.__init__ checked it
+        self.projection = nn.ModuleDict({f.name: nn.Embedding(f.posterior_width, ctx.critic_feature_width + 1)
+                                         for f in categorical} if options.cluster_critic > 0 else {})
+        for table in self.projection.values():
+            nn.init.zeros_(table.weight)  # starts neutral: every category scores 0 until the critic learns
 
     def _encoded(self, images: Tensor) -> dict[str, Tensor]:
         """The 'conv' head's logits per categorical code for ``images`` (B, C, H, W): name → (B, K)."""
         assert self.encoder is not None
+        if self.options.normalize_size:
+            images = normalize_size(images)  # (B, C, H, W), centred, of one size
         logits = self.encoder(images)  # (B, Σ K)
         return dict(zip([f.name for f in self.categorical],
                         logits.split([f.posterior_width for f in self.categorical], dim=1), strict=True))
@@ -159,12 +210,49 @@ class MutualInformationPlus(MutualInformation):
             features = view.critic.features(images, view.cond_real)  # (B, F)
         return self.posterior(features if self.options.real_trunk_gradient else features.detach())
 
+    def _category_scores(self, name: str, features: Tensor, category: Tensor) -> Tensor:
+        """The cluster critic's logit ⟨e_k, φ(x)⟩ + b_k for trunk ``features`` (B, F) in ``category`` (B,): (B,)."""
+        row = self.projection[name](category)  # (B, F + 1)
+        return (features.float() * row[:, :-1]).sum(1) + row[:, -1]
+
+    def _cluster_critic(self, view: StepView, real_logits: dict[str, Tensor] | None) -> dict[str, Tensor]:
+        """Per categorical code, the cluster critic's loss: the critic's (real in Q's category vs fake in its code)
+        when ``real_logits`` (name → (B, K), Q on the real batch) are given, else the generator's (non-saturating)."""
+        out = {}
+        for f in self.categorical:
+            fake = self._category_scores(f.name, view.fake_features, view.latent.codes[f.name])  # (B,)
+            if real_logits is None:
+                out[f.name] = F.softplus(-fake).mean()
+                continue
+            assert view.real_features is not None
+            real = self._category_scores(f.name, view.real_features, real_logits[f.name].detach().argmax(1))  # (B,)
+            out[f.name] = F.softplus(-real).mean() + F.softplus(fake).mean()
+        return out
+
+    def generator_terms(self, view: StepView) -> Terms:
+        terms = super().generator_terms(view)
+        if not self.projection:
+            return terms
+        parts = self._cluster_critic(view, None)
+        loss = self.options.cluster_critic * torch.stack(list(parts.values())).sum()
+        return Terms(losses={**terms.losses, "cluster": loss},
+                     logs={**terms.logs, **{f"cluster/{k}": v.detach() for k, v in parts.items()}})
+
     def critic_terms(self, view: StepView) -> Terms:
         terms = super().critic_terms(view)
         o = self.options
-        if view.real is None or view.real_features is None or (o.until_step is not None and view.step >= o.until_step):
+        if view.real is None or view.real_features is None:
             return terms
-        logits = self._categorical_logits(view, view.real, view.real_features)  # name → (B, K)
+        real_terms = o.until_step is None or view.step < o.until_step
+        if not (real_terms or self.projection):
+            return terms
+        logits = self._categorical_logits(view, view.real, view.real_features)  # name → (B, K): Q on the real batch
+        if self.projection:
+            cluster = self._cluster_critic(view, logits)
+            terms = Terms(losses={**terms.losses, "cluster": o.cluster_critic * torch.stack(list(cluster.values())).sum()},
+                          logs={**terms.logs, **{f"cluster/{k}": v.detach() for k, v in cluster.items()}})
+        if not real_terms:
+            return terms
         aug_logits: dict[str, Tensor] = {}
         if o.consistency > 0 or o.pairs > 0:
             aug = augment(view.real.detach(), None, o.shift, o.rotation, o.scale)  # (B, C, H, W)

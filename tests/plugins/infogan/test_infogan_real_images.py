@@ -8,14 +8,15 @@ from typing import Any
 
 import pytest
 import torch
-from torch import nn
+import torch.nn.functional as F
+from torch import Tensor, nn
 
 from ganforge import BuildContext, CriticAccess, LatentSpec, StepView
 from ganforge_infogan.factors import Categorical, Uniform
 from ganforge_infogan.options import CategoricalOptions, MutualInformationPlusOptions, UniformOptions
 from ganforge.testing import TinyCritic
-from ganforge_infogan.real_images import (MutualInformationPlus, augment, balance_kl, consistency_kl, mean_entropy,
-                                          pair_information_gap)
+from ganforge_infogan.real_images import (NORMAL_RADIUS, MutualInformationPlus, augment, balance_kl, consistency_kl,
+                                          mean_entropy, normalize_size, pair_information_gap)
 
 B, FEAT, K = 32, 16, 4
 
@@ -279,3 +280,105 @@ def test_fake_augmentation_without_the_conv_head_is_refused_at_its_key() -> None
         MutualInformationPlusOptions(fake_augmentation=True)
     assert err.value.errors()[0]["loc"] == ("fake_augmentation",)
     assert MutualInformationPlusOptions(categorical_head="conv", fake_augmentation=True).fake_augmentation
+    with pytest.raises(ValidationError, match="normalize_size needs categorical_head = 'conv'") as err:
+        MutualInformationPlusOptions(normalize_size=True)
+    assert err.value.errors()[0]["loc"] == ("normalize_size",)
+
+
+def _disk(cx: float, cy: float, radius: float, size: int = 28) -> Tensor:
+    """A white disk on black, (1, 1, size, size) in [-1, 1]; centre and radius in pixels."""
+    yy, xx = torch.meshgrid(torch.arange(size) + 0.5, torch.arange(size) + 0.5, indexing="ij")
+    return torch.where((xx - cx) ** 2 + (yy - cy) ** 2 <= radius**2, 1.0, -1.0)[None, None]
+
+
+def _moments(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Centre (x, y) and RMS radius, in pixels, of the bright mass of each image (B, 1, H, W)."""
+    m = ((x + 1) / 2).clamp_min(0)[:, 0]
+    yy, xx = torch.meshgrid(torch.arange(x.shape[2]) + 0.5, torch.arange(x.shape[3]) + 0.5, indexing="ij")
+    total = m.sum((1, 2))
+    cx, cy = (m * xx).sum((1, 2)) / total, (m * yy).sum((1, 2)) / total
+    rms = ((m * ((xx - cx[:, None, None]) ** 2 + (yy - cy[:, None, None]) ** 2)).sum((1, 2)) / total).sqrt()
+    return cx, cy, rms
+
+
+def test_normalize_size_centres_objects_and_gives_them_one_size() -> None:
+    x = torch.cat([_disk(8, 9, 3), _disk(18, 16, 7), _disk(14, 14, 5)])  # small off-centre, large, mid
+    cx, cy, rms = _moments(normalize_size(x))
+    assert torch.allclose(cx, torch.full_like(cx, 14.0), atol=0.3) and torch.allclose(cy, torch.full_like(cy, 14.0), atol=0.3)
+    assert torch.allclose(rms, torch.full_like(rms, NORMAL_RADIUS * 14), rtol=0.08)  # 0.4 grid units = 5.6 px
+    before = _moments(x)[2]
+    assert before.max() / before.min() > 2  # they did differ
+    empty = -torch.ones(1, 1, 28, 28)
+    assert torch.equal(normalize_size(empty), empty)  # nothing bright: left alone
+    y = x.clone().requires_grad_(True)
+    normalize_size(y).sum().backward()
+    assert y.grad is not None and y.grad.abs().sum() > 0  # differentiable in the pixels (G's reward passes)
+
+
+def test_normalize_size_makes_the_conv_head_read_the_normalised_image() -> None:
+    _, plain, _ = _conv_setup()
+    _, normal, _ = _conv_setup(normalize_size=True)
+    normal.load_state_dict(plain.state_dict())  # the same weights: only the option differs
+    x = torch.cat([_disk(9, 10, 4), _disk(16, 15, 8)])  # a disk, and the same disk twice as large elsewhere
+    with torch.no_grad():
+        seen = normal.evaluate(torch.zeros(2, FEAT), x)["c1"]
+        assert torch.allclose(seen, plain.evaluate(torch.zeros(2, FEAT), normalize_size(x))["c1"], atol=1e-6)
+        assert not torch.allclose(seen, plain.evaluate(torch.zeros(2, FEAT), x)["c1"], atol=1e-3)
+    normalised = normalize_size(x)  # the two disks become one, up to the small one's blur
+    assert (normalised[0] - normalised[1]).abs().mean() < 0.25 * (x[0] - x[1]).abs().mean()
+
+
+# --- cluster_critic: G's category k must look like the real images Q puts in category k ---------------------------
+def test_cluster_critic_starts_neutral_and_is_off_by_default() -> None:
+    spec, off, critic = _conv_setup()
+    assert len(off.projection) == 0
+    assert "cluster" not in off.critic_terms(_conv_view(spec, critic)).losses
+    _, on, _ = _conv_setup(cluster_critic=2.0)
+    terms = on.critic_terms(_conv_view(spec, critic))
+    assert terms.logs["cluster/c1"].item() == pytest.approx(2 * math.log(2), rel=1e-5)  # every score 0 at the start
+    assert terms.losses["cluster"].item() == pytest.approx(2.0 * 2 * math.log(2), rel=1e-5)  # weighted
+    assert on.generator_terms(_conv_view(spec, critic, "generator")).logs["cluster/c1"].item() == pytest.approx(math.log(2))
+
+
+def test_cluster_critic_scores_reals_in_q_s_category_and_fakes_in_their_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec, reg, critic = _conv_setup(cluster_critic=1.0, pairs=0.0, balance=0.0, consistency=0.0)
+    with torch.no_grad():
+        reg.projection["c1"].weight.zero_()
+        reg.projection["c1"].weight[:, :K] = 3 * torch.eye(K)  # e_k picks feature k: score = 3 · φ(x)_k
+    view = _conv_view(spec, critic)
+    real_k, fake_k = torch.arange(B) % K, view.latent.codes["c1"]
+    real_f, fake_f = torch.zeros(B, FEAT), torch.zeros(B, FEAT)
+    real_f[torch.arange(B), real_k] = 1.0  # real image i shows feature real_k[i] ...
+    fake_f[torch.arange(B), (fake_k + 1) % K] = 1.0  # ... a fake shows another feature than its code's
+    view = StepView("critic", 0, spec, view.latent, view.fake, fake_f, view.real, real_f, critic=view.critic)
+
+    def q_says(categories: Tensor):  # noqa: ANN202
+        return lambda *_: {"c1": 10 * F.one_hot(categories, K).float()}
+
+    monkeypatch.setattr(reg, "_categorical_logits", q_says(real_k))  # Q agrees with the features: reals score 3
+    agree = reg.critic_terms(view).logs["cluster/c1"].item()
+    assert agree == pytest.approx(F.softplus(torch.tensor(-3.0)).item() + math.log(2), rel=1e-4)  # fakes score 0
+    monkeypatch.setattr(reg, "_categorical_logits", q_says((real_k + 1) % K))  # Q puts them elsewhere: score 0
+    assert reg.critic_terms(view).logs["cluster/c1"].item() == pytest.approx(2 * math.log(2), rel=1e-4)
+    fake_f = torch.zeros(B, FEAT)
+    fake_f[torch.arange(B), fake_k] = 1.0  # the fakes now show their own code's feature: they score 3
+    gen = StepView("generator", 0, spec, view.latent, view.fake, fake_f, critic=view.critic)
+    assert reg.generator_terms(gen).logs["cluster/c1"].item() == pytest.approx(F.softplus(torch.tensor(-3.0)).item(),
+                                                                             rel=1e-4)
+
+
+def test_cluster_critic_trains_the_projection_and_trunk_and_rewards_g() -> None:
+    spec, reg, critic = _conv_setup(cluster_critic=1.0, pairs=0.0, balance=0.0, consistency=0.0, until_step=1)
+    view = _conv_view(spec, critic)
+    view = StepView("critic", 5, spec, view.latent, view.fake, view.fake_features, view.real, view.real_features,
+                    critic=view.critic)  # past until_step: the real-image terms are off, the cluster critic is not
+    terms = reg.critic_terms(view)
+    assert "real" not in terms.losses and "cluster" in terms.losses
+    with torch.no_grad():
+        reg.projection["c1"].weight.normal_()  # away from the neutral start, so the trunk gets a gradient
+    reg.critic_terms(view).losses["cluster"].backward()
+    assert _has_grad(reg.projection) and _has_grad(critic.trunk)
+    assert not _has_grad(reg.encoder)  # Q's answer only labels the reals (argmax): the cluster term does not train Q
+    gen = _conv_view(spec, critic, "generator")
+    reg.generator_terms(gen).losses["cluster"].backward()
+    assert gen.fake.grad is not None and gen.fake.grad.abs().sum() > 0

@@ -1,0 +1,87 @@
+"""generated_code_accuracy: does G draw one class per category of an unsupervised code (on constructed samples)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ganforge.interfaces import OneHotFactor
+from ganforge.sample_quality import GeneratedCodeAccuracy
+
+K, N = 3, 600
+
+
+class Label(OneHotFactor):
+    """A CGAN-style condition: a label the critic sees, not a code to discover."""
+
+    conditions_critic = True
+
+
+@dataclass
+class _Spec:
+    factors: list[Any]
+
+
+@dataclass
+class _Data:
+    labels: torch.Tensor = field(default_factory=lambda: torch.arange(200) % K)
+    num_classes: int | None = K
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
+class _Run:
+    """What the metric reads of an EvalRun, with the generated samples already in its cache."""
+
+    spec: _Spec
+    drawn: torch.Tensor  # (N,) the evaluator's class of each generated sample
+    codes: torch.Tensor  # (N,) the categorical code each was generated with
+    data: _Data = field(default_factory=_Data)
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        probs = F.one_hot(self.drawn, K).float()  # (N, K)
+        self.cache["generated_embedding"] = (torch.zeros(N, 4), probs, None)
+        self.cache["generated_codes"] = {"c1": self.codes}
+
+
+def _accuracy(drawn: torch.Tensor, codes: torch.Tensor) -> float:
+    run = _Run(_Spec([OneHotFactor("c1", 1.0, K)]), drawn, codes)
+    metric = GeneratedCodeAccuracy()
+    assert metric.applies(run)  # type: ignore[arg-type]
+    result = metric.compute(run)  # type: ignore[arg-type]
+    assert result.score == result.details["c1"]["accuracy"]
+    return result.details["c1"]["accuracy"]
+
+
+def test_one_class_per_category_scores_one_whatever_the_order() -> None:
+    codes = torch.arange(N) % K
+    assert _accuracy((codes + 1) % K, codes) == pytest.approx(1.0)  # category k draws class k+1: a permutation
+
+
+def test_a_code_g_ignores_or_a_collapsed_g_scores_one_in_k() -> None:
+    codes = torch.arange(N) % K
+    assert _accuracy(torch.zeros(N, dtype=torch.long), codes) == pytest.approx(1 / K)  # every sample one class
+    ignored = torch.randint(K, (N,), generator=torch.Generator().manual_seed(0))  # class independent of the code
+    assert _accuracy(ignored, codes) < 0.45
+
+
+def test_two_categories_drawing_one_class_lose_that_share() -> None:
+    codes = torch.arange(N) % K
+    drawn = codes.clone()
+    drawn[codes == 2] = 1  # categories 1 and 2 both draw class 1: class 2 never appears
+    assert _accuracy(drawn, codes) == pytest.approx(2 / 3)
+
+
+def test_it_applies_only_to_labelled_data_with_an_unsupervised_categorical_code() -> None:
+    metric = GeneratedCodeAccuracy()
+    codes = torch.arange(N) % K
+    assert not metric.applies(_Run(_Spec([Label("y", 1.0, K)]), codes, codes))  # type: ignore[arg-type]
+    assert not metric.applies(_Run(_Spec([OneHotFactor("c1", 1.0, K)]), codes, codes,  # type: ignore[arg-type]
+                                   _Data(num_classes=None)))
