@@ -1,7 +1,7 @@
 """Sample-quality metrics in the evaluator's feature space: domain FID, classifier score, label accuracy, and how
 well each unsupervised categorical code picks the evaluator's class of what G draws (generated code accuracy).
 
-All three share one evaluator (``ganforge.evaluator``, trained on the run's labelled real data and
+All of them share one evaluator (``ganforge.evaluator``, trained on the run's labelled real data and
 cached) and one set of generated samples per evaluation, kept in ``EvalRun.cache``. The math is in
 ``ganforge.metrics.frechet``. These are domain-specific numbers: docs/evaluation.md explains why
 they are not comparable with ImageNet-Inception FID / IS values from papers.
@@ -52,11 +52,12 @@ def generated_embedding(run: EvalRun) -> tuple[Tensor, Tensor, Tensor | None]:
         n = len(real_embedding(run)[0])  # first, outside no_grad: it may train the evaluator
         g = torch.Generator().manual_seed(run.seed + 4321)
         feats, probs, conds, codes = [], [], [], []
+        categorical = _categorical_codes(run)
         with torch.no_grad():
             for start in range(0, n, run.batch_size):
                 latent = run.spec.sample(min(run.batch_size, n - start), g, "cpu")
                 cond = run.spec.condition_values(latent)
-                codes.append({f.name: latent.codes[f.name].clone() for f in _categorical_codes(run)})
+                codes.append({f.name: latent.codes[f.name].clone() for f in categorical})
                 latent.noise = latent.noise.to(run.device)
                 latent.codes = {k: v.to(run.device) for k, v in latent.codes.items()}
                 f, p = _evaluator(run).embed(generate(run.system.generator, run.spec, latent))
@@ -65,7 +66,7 @@ def generated_embedding(run: EvalRun) -> tuple[Tensor, Tensor, Tensor | None]:
                 conds.append(cond)
         cond_all = None if conds[0] is None else torch.cat(conds)  # type: ignore[arg-type]
         run.cache["generated_embedding"] = (torch.cat(feats), torch.cat(probs), cond_all)
-        run.cache["generated_codes"] = {f.name: torch.cat([c[f.name] for c in codes]) for f in _categorical_codes(run)}
+        run.cache["generated_codes"] = {f.name: torch.cat([c[f.name] for c in codes]) for f in categorical}
     return run.cache["generated_embedding"]
 
 
@@ -164,11 +165,12 @@ class GeneratedCodeAccuracy(Metric):
         _, probs, _ = generated_embedding(run)
         drawn = probs.argmax(1).numpy()  # (N,) the evaluator's class of each sample
         details: dict[str, Any] = {}
-        for f in _categorical_codes(run):
+        categorical = _categorical_codes(run)
+        for f in categorical:
             accuracy, mapping, confusion = hungarian_accuracy(run.cache["generated_codes"][f.name].numpy(), drawn,
                                                               n_pred=f.k, n_labels=run.data.num_classes)
             details[f.name] = {"accuracy": accuracy, "mapping": mapping, "confusion": confusion.tolist(),
                                "samples": len(drawn)}
-        first = _categorical_codes(run)[0].name
+        first = categorical[0].name
         heads = tuple(Headline(f"generated code accuracy {name}", d["accuracy"]) for name, d in details.items())
         return MetricResult(heads, details, score=details[first]["accuracy"], note=EVALUATOR_NOTE)

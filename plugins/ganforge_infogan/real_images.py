@@ -229,14 +229,15 @@ class MutualInformationPlus(MutualInformation):
             out[f.name] = F.softplus(-real).mean() + F.softplus(fake).mean()
         return out
 
-    def generator_terms(self, view: StepView) -> Terms:
-        terms = super().generator_terms(view)
-        if not self.projection:
-            return terms
-        parts = self._cluster_critic(view, None)
+    def _with_cluster(self, terms: Terms, parts: dict[str, Tensor]) -> Terms:
+        """``terms`` plus the weighted cluster-critic loss (``parts``: name → () per code) and its per-code logs."""
         loss = self.options.cluster_critic * torch.stack(list(parts.values())).sum()
         return Terms(losses={**terms.losses, "cluster": loss},
                      logs={**terms.logs, **{f"cluster/{k}": v.detach() for k, v in parts.items()}})
+
+    def generator_terms(self, view: StepView) -> Terms:
+        terms = super().generator_terms(view)
+        return self._with_cluster(terms, self._cluster_critic(view, None)) if self.projection else terms
 
     def critic_terms(self, view: StepView) -> Terms:
         terms = super().critic_terms(view)
@@ -246,11 +247,10 @@ class MutualInformationPlus(MutualInformation):
         real_terms = o.until_step is None or view.step < o.until_step
         if not (real_terms or self.projection):
             return terms
-        logits = self._categorical_logits(view, view.real, view.real_features)  # name → (B, K): Q on the real batch
+        with torch.set_grad_enabled(real_terms):  # the cluster critic alone only needs Q's argmax
+            logits = self._categorical_logits(view, view.real, view.real_features)  # name → (B, K): Q on the reals
         if self.projection:
-            cluster = self._cluster_critic(view, logits)
-            terms = Terms(losses={**terms.losses, "cluster": o.cluster_critic * torch.stack(list(cluster.values())).sum()},
-                          logs={**terms.logs, **{f"cluster/{k}": v.detach() for k, v in cluster.items()}})
+            terms = self._with_cluster(terms, self._cluster_critic(view, logits))
         if not real_terms:
             return terms
         aug_logits: dict[str, Tensor] = {}
