@@ -1,8 +1,10 @@
 """bf16 quality guard: the MNIST InfoGAN recipe in fp32 and in bf16, same seeds: ``python benchmarks/precision_guard.py``.
 
 ``train.precision = "auto"`` trains in bf16 on hardware with native bf16. This benchmark checks that
-doing so changes nothing but speed: for each seed it trains ``recipes/infogan_mnist.toml`` on the local
-MNIST files once with ``train.precision=fp32`` and once with ``bf16`` (through
+doing so changes nothing but speed: for each seed it trains ``recipes/infogan_mnist.toml`` (or
+``--recipe``, e.g. ``recipes/infogan_plus_mnist.toml``, whose outcome does not depend on the seed, so a
+difference there is the precision's) on the local MNIST files once with ``train.precision=fp32`` and once
+with ``bf16`` (through
 ``benchmarks/infogan_mnist.py``, so runs finished under ``--out`` are reused), evaluates the final
 checkpoint (code accuracy of c1, L_I per factor with Q in eval mode) and prints, per precision, the
 median and range over seeds, and the training wall time.
@@ -50,6 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--data", type=Path, default=bench.DEFAULT_DATA, help="directory with MNIST idx(.gz) files")
+    parser.add_argument("--recipe", type=Path, default=bench.RECIPE, help="the recipe to train (default: the paper's)")
     parser.add_argument("--out", type=Path, default=Path("bench-runs/precision-guard"))
     parser.add_argument("--jobs", type=int, default=2, help="runs trained at once, each with cores/jobs threads")
     parser.add_argument("--fresh", action="store_true", help="retrain runs that already finished")
@@ -57,7 +60,8 @@ def main() -> None:
     extra = [a for a in extra if a != "--"]
 
     runs = bench.train_many([(seed, args.out / p, [*extra, "--set", f"train.precision={p}"])
-                             for seed in args.seeds for p in PRECISIONS], args.data, args.fresh, args.jobs)
+                             for seed in args.seeds for p in PRECISIONS], args.data, args.fresh, args.jobs,
+                            args.recipe)
     numbers: dict[str, list[dict[str, float]]] = {}
     for precision in PRECISIONS:
         numbers[precision] = [final_numbers(runs[(seed, args.out / precision)], args.data) for seed in args.seeds]

@@ -171,6 +171,13 @@ class MutualInformationPlusOptions(MutualInformationOptions):
         "zoomed so its object is centred and of one size (from the moments of its bright pixels), so a category "
         "cannot mean how large an object is either, only what it is.",
     )
+    normalize_blur: float = Field(
+        0.0, ge=0, le=4, allow_inf_nan=False,
+        description="With normalize_size: the standard deviation, in pixels, of a Gaussian blur of the normalised "
+        "image before the conv head reads it. Zooming leaves a trace of the object's size (a small object blown "
+        "up has soft edges, a large one shrunk has sharp ones) and G can hide a category in fine texture; a blur "
+        "of about a pixel hides both. 0: off.",
+    )
     cluster_critic: float = Field(
         0.0, ge=0, le=1e3, allow_inf_nan=False,
         description="Weight of a class-conditional critic term (self-conditioned GAN, Liu et al. 2020): a projection "
@@ -179,18 +186,32 @@ class MutualInformationPlusOptions(MutualInformationOptions):
         "category and G to fool it, so category k of G must look like the real images Q puts in category k "
         "(not merely be readable by Q). 0: off.",
     )
+    cluster_features: Literal["trunk", "conv"] = Field(
+        "trunk",
+        description="What the cluster critic scores: 'trunk', the critic trunk's features; 'conv' (needs "
+        "categorical_head = 'conv'), the conv head's pooled features (the layer before its logits), which the "
+        "cluster critic then trains as a convolutional, category-conditional discriminator beside the critic.",
+    )
     real_trunk_gradient: bool = Field(
         False,
         description="Let the real-image terms update the critic trunk too; false: only Q's own layers learn from them "
         "(the trunk features of real images are detached).",
     )
 
-    @field_validator("fake_augmentation", "normalize_size")
+    @field_validator("fake_augmentation", "normalize_size", "cluster_features")
     @classmethod
-    def _needs_conv(cls, value: bool, info: ValidationInfo) -> bool:
+    def _needs_conv(cls, value: bool | str, info: ValidationInfo) -> bool | str:
         # a field validator (not a model validator) so the error's key path ends in the field's name
-        if value and info.data.get("categorical_head", "trunk") != "conv":
+        if value not in (False, "trunk") and info.data.get("categorical_head", "trunk") != "conv":
             why = {"fake_augmentation": "on the trunk, the continuous codes would be read off the augmented copy too",
-                   "normalize_size": "the trunk reads every code, and the continuous ones need position and size"}
+                   "normalize_size": "the trunk reads every code, and the continuous ones need position and size",
+                   "cluster_features": "'conv' scores the conv head's features"}
             raise ValueError(f"{info.field_name} needs categorical_head = 'conv' ({why[str(info.field_name)]})")
+        return value
+
+    @field_validator("normalize_blur")
+    @classmethod
+    def _needs_normalize(cls, value: float, info: ValidationInfo) -> float:
+        if value > 0 and not info.data.get("normalize_size", False):
+            raise ValueError("normalize_blur needs normalize_size = true (it blurs the normalised image)")
         return value

@@ -19,7 +19,9 @@ With ``cluster_critic`` a last term ties G's categories to Q's categories of rea
 Liu et al. 2020): a projection head on the critic trunk scores ⟨e_k, φ(x)⟩ + b_k, k being Q's category for a
 real image and the code c for a fake; the critic learns to tell real from fake within each category, and G
 to fool it. Without it, Q only has to *read* G's categories, and G can draw them as anything readable (a
-size, a blur, a texture), whatever Q's categories of real images are.
+size, a blur, a texture), whatever Q's categories of real images are. With ``cluster_features = 'conv'`` the
+projection scores the conv categorical head's pooled features instead of the trunk's, so the category-wise
+critic is convolutional even where the critic itself is an MLP.
 
 They act in the critic step, where Q is trained (the trunk's real features are detached unless
 ``real_trunk_gradient``); the generator step is the paper's. ``until_step`` applies them only early.
@@ -121,6 +123,19 @@ def normalize_size(x: Tensor, radius: float = NORMAL_RADIUS) -> Tensor:
     return grid_sample_background(x, grid)
 
 
+def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
+    """``x`` (B, C, H, W) blurred by a Gaussian of standard deviation ``sigma`` pixels (separable, ±2σ support),
+    the edge continued (replicate padding, so the background stays the background)."""
+    radius = max(1, math.ceil(2 * sigma))
+    taps = torch.arange(-radius, radius + 1, device=x.device, dtype=torch.float32)
+    kernel = torch.exp(-taps**2 / (2 * sigma**2))
+    kernel = (kernel / kernel.sum()).to(x.dtype)  # (2r+1,)
+    c = x.shape[1]
+    x = F.pad(x, (radius, radius, radius, radius), mode="replicate")  # (B, C, H+2r, W+2r)
+    x = F.conv2d(x, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)  # rows: (B, C, H+2r, W)
+    return F.conv2d(x, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)  # columns: (B, C, H, W)
+
+
 def grid_sample_background(x: Tensor, grid: Tensor) -> Tensor:
     """``x`` (B, C, H, W) in [-1, 1] resampled at ``grid`` (B, H, W, 2), bilinear, the background (−1) outside."""
     return F.grid_sample(x + 1, grid, mode="bilinear", padding_mode="zeros", align_corners=False) - 1
@@ -166,17 +181,24 @@ class MutualInformationPlus(MutualInformation):
                                     sum(f.posterior_width for f in categorical)) if conv else None
         #: the cluster critic's projection per categorical code: e_k (K, F) and b_k (K,); empty when it is off
         assert ctx.critic_feature_width is not None  # MutualInformation.__init__ checked it
-        self.projection = nn.ModuleDict({f.name: nn.Embedding(f.posterior_width, ctx.critic_feature_width + 1)
+        width = 2 * options.conv_width if options.cluster_features == "conv" else ctx.critic_feature_width
+        self.projection = nn.ModuleDict({f.name: nn.Embedding(f.posterior_width, width + 1)
                                          for f in categorical} if options.cluster_critic > 0 else {})
         for table in self.projection.values():
             nn.init.zeros_(table.weight)  # starts neutral: every category scores 0 until the critic learns
 
-    def _encoded(self, images: Tensor) -> dict[str, Tensor]:
-        """The 'conv' head's logits per categorical code for ``images`` (B, C, H, W): name → (B, K)."""
+    def _conv_features(self, images: Tensor) -> Tensor:
+        """The 'conv' head's pooled features of ``images`` (B, C, H, W), the layer before its logits: (B, 2w)."""
         assert self.encoder is not None
         if self.options.normalize_size:
             images = normalize_size(images)  # (B, C, H, W), centred, of one size
-        logits = self.encoder(images)  # (B, Σ K)
+            if self.options.normalize_blur > 0:
+                images = gaussian_blur(images, self.options.normalize_blur)  # (B, C, H, W)
+        return self.encoder[:-1](images)  # (B, 2w)
+
+    def _encoded(self, images: Tensor) -> dict[str, Tensor]:
+        """The 'conv' head's logits per categorical code for ``images`` (B, C, H, W): name → (B, K)."""
+        logits = self.encoder[-1](self._conv_features(images))  # (B, Σ K)
         return dict(zip([f.name for f in self.categorical],
                         logits.split([f.posterior_width for f in self.categorical], dim=1), strict=True))
 
@@ -211,21 +233,27 @@ class MutualInformationPlus(MutualInformation):
         return self.posterior(features if self.options.real_trunk_gradient else features.detach())
 
     def _category_scores(self, name: str, features: Tensor, category: Tensor) -> Tensor:
-        """The cluster critic's logit ⟨e_k, φ(x)⟩ + b_k for trunk ``features`` (B, F) in ``category`` (B,): (B,)."""
+        """The cluster critic's logit ⟨e_k, φ(x)⟩ + b_k for ``features`` (B, F) in ``category`` (B,): (B,)."""
         row = self.projection[name](category)  # (B, F + 1)
         return (features.float() * row[:, :-1]).sum(1) + row[:, -1]
 
     def _cluster_critic(self, view: StepView, real_logits: dict[str, Tensor] | None) -> dict[str, Tensor]:
         """Per categorical code, the cluster critic's loss: the critic's (real in Q's category vs fake in its code)
         when ``real_logits`` (name → (B, K), Q on the real batch) are given, else the generator's (non-saturating)."""
+        conv = self.options.cluster_features == "conv"
+        fake_features = self._conv_features(view.fake) if conv else view.fake_features  # (B, 2w) or (B, F)
+        real_features = view.real_features
+        if conv and real_logits is not None:
+            assert view.real is not None
+            real_features = self._conv_features(view.real)  # (B, 2w)
         out = {}
         for f in self.categorical:
-            fake = self._category_scores(f.name, view.fake_features, view.latent.codes[f.name])  # (B,)
+            fake = self._category_scores(f.name, fake_features, view.latent.codes[f.name])  # (B,)
             if real_logits is None:
                 out[f.name] = F.softplus(-fake).mean()
                 continue
-            assert view.real_features is not None
-            real = self._category_scores(f.name, view.real_features, real_logits[f.name].detach().argmax(1))  # (B,)
+            assert real_features is not None
+            real = self._category_scores(f.name, real_features, real_logits[f.name].detach().argmax(1))  # (B,)
             out[f.name] = F.softplus(-real).mean() + F.softplus(fake).mean()
         return out
 

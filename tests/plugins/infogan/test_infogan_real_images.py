@@ -16,7 +16,7 @@ from ganforge_infogan.factors import Categorical, Uniform
 from ganforge_infogan.options import CategoricalOptions, MutualInformationPlusOptions, UniformOptions
 from ganforge.testing import TinyCritic
 from ganforge_infogan.real_images import (NORMAL_RADIUS, MutualInformationPlus, augment, balance_kl, consistency_kl,
-                                          mean_entropy, normalize_size, pair_information_gap)
+                                          gaussian_blur, mean_entropy, normalize_size, pair_information_gap)
 
 B, FEAT, K = 32, 16, 4
 
@@ -328,6 +328,37 @@ def test_normalize_size_makes_the_conv_head_read_the_normalised_image() -> None:
     assert (normalised[0] - normalised[1]).abs().mean() < 0.25 * (x[0] - x[1]).abs().mean()
 
 
+def test_gaussian_blur_keeps_mass_and_background_and_removes_fine_texture() -> None:
+    x = _disk(14, 14, 6)
+    blurred = gaussian_blur(x, 1.0)
+    assert blurred.shape == x.shape
+    assert torch.allclose((blurred + 1).sum(), (x + 1).sum(), rtol=1e-4)  # the brightness is moved, not lost
+    assert torch.allclose(blurred[..., :3, :], torch.full_like(blurred[..., :3, :], -1.0))  # background stays −1
+    dotted = torch.where((torch.arange(28)[:, None] + torch.arange(28)[None, :]) % 2 == 0, x, -1.0)  # a checkered disk
+    flat = torch.where(x > 0, torch.zeros_like(x), x)  # the same mean brightness, no texture
+    inside = (slice(None), slice(None), slice(10, 18), slice(10, 18))
+    assert (dotted - flat)[inside].abs().mean() == 1.0
+    assert (gaussian_blur(dotted, 1.0) - gaussian_blur(flat, 1.0))[inside].abs().mean() < 0.05  # the dots are gone
+
+
+def test_normalize_blur_blurs_what_the_conv_head_reads_and_needs_normalize_size() -> None:
+    from pydantic import ValidationError
+
+    _, plain, _ = _conv_setup()
+    _, blurred, _ = _conv_setup(normalize_size=True, normalize_blur=1.0)
+    blurred.load_state_dict(plain.state_dict())
+    x = torch.cat([_disk(9, 10, 4), _disk(16, 15, 8)])
+    with torch.no_grad():
+        seen = blurred.evaluate(torch.zeros(2, FEAT), x)["c1"]
+        want = plain.evaluate(torch.zeros(2, FEAT), gaussian_blur(normalize_size(x), 1.0))["c1"]
+        assert torch.allclose(seen, want, atol=1e-6)
+    with pytest.raises(ValidationError, match="normalize_blur needs normalize_size = true") as err:
+        MutualInformationPlusOptions(categorical_head="conv", normalize_blur=1.0)
+    assert err.value.errors()[0]["loc"] == ("normalize_blur",)
+    with pytest.raises(ValidationError):
+        MutualInformationPlusOptions(categorical_head="conv", normalize_size=True, normalize_blur=-0.5)
+
+
 # --- cluster_critic: G's category k must look like the real images Q puts in category k ---------------------------
 def test_cluster_critic_starts_neutral_and_is_off_by_default() -> None:
     spec, off, critic = _conv_setup()
@@ -382,3 +413,33 @@ def test_cluster_critic_trains_the_projection_and_trunk_and_rewards_g() -> None:
     gen = _conv_view(spec, critic, "generator")
     reg.generator_terms(gen).losses["cluster"].backward()
     assert gen.fake.grad is not None and gen.fake.grad.abs().sum() > 0
+
+
+def test_conv_cluster_critic_scores_the_conv_head_features_and_trains_them_not_the_trunk() -> None:
+    spec, reg, critic = _conv_setup(cluster_critic=1.0, cluster_features="conv", pairs=0.0, balance=0.0,
+                                    consistency=0.0, until_step=1)
+    assert reg.projection["c1"].weight.shape == (K, 2 * 8 + 1)  # the pooled features of a width-8 head, and b_k
+    with torch.no_grad():
+        reg.projection["c1"].weight.normal_()
+    view = _conv_view(spec, critic)
+    view = StepView("critic", 5, spec, view.latent, view.fake, view.fake_features, view.real, view.real_features,
+                    critic=view.critic)  # past until_step: only the cluster critic trains the head
+    reg.critic_terms(view).losses["cluster"].backward()
+    assert _has_grad(reg.projection) and _has_grad(reg.encoder) and not _has_grad(critic.trunk)
+    with torch.no_grad():  # the fakes' scores are ⟨e_k, φ_conv(x)⟩ + b_k of their own code
+        row = reg.projection["c1"](view.latent.codes["c1"])
+        want = (reg.encoder[:-1](view.fake) * row[:, :-1]).sum(1) + row[:, -1]
+        got = reg._category_scores("c1", reg._conv_features(view.fake), view.latent.codes["c1"])
+        assert torch.allclose(got, want, atol=1e-6)
+    gen = _conv_view(spec, critic, "generator")
+    reg.generator_terms(gen).losses["cluster"].backward()
+    assert gen.fake.grad is not None and gen.fake.grad.abs().sum() > 0  # G is rewarded through the conv head
+
+
+def test_conv_cluster_features_need_the_conv_head() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="cluster_features needs categorical_head = 'conv'") as err:
+        MutualInformationPlusOptions(cluster_critic=1.0, cluster_features="conv")
+    assert err.value.errors()[0]["loc"] == ("cluster_features",)
+    assert MutualInformationPlusOptions(cluster_critic=1.0).cluster_features == "trunk"
