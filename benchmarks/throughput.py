@@ -4,7 +4,8 @@ Times, in one process and interleaved (round-robin blocks of steps, so a noisy m
 variant alike), a full training iteration (critic + generator + Q) at batch 128 for:
 
 - ``reference``: the public PyTorch InfoGAN for MNIST that users copy (Natsu6767/InfoGAN-PyTorch), its
-  structure mirrored here (:class:`PublicStep` says exactly what): torchvision's MNIST dataset and
+  structure mirrored here (:class:`PublicStep` says exactly what; ``benchmarks/public_code_check.py`` times
+  it against a checkout of the public code itself): torchvision's MNIST dataset and
   DataLoader with per-image transforms, one generator forward whose fake batch serves both steps,
   separate trunk passes for the real and the fake batch, a second trunk pass with critic weight
   gradients for G and Q, sigmoid + ``BCELoss``, Adam over two parameter groups each, ``.item()`` on the
