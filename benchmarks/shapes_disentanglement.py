@@ -106,6 +106,9 @@ def numbers(r: dict[str, Any]) -> dict[str, float]:
     return {
         "shape accuracy": details(r, "factor_codes")["codes"]["c1"]["accuracy"]["shape"],
         "G shape accuracy": details(r, "generated_code_accuracy")["c1"]["accuracy"],
+        # the least shape-like of G's categories: its domain FID to the real shape it is matched to
+        "G worst category FID": max(details(r, "generated_code_accuracy")["c1"].get("category_fid", {}).values(),
+                                    default=float("nan")),
         "MIG": details(r, "mig")["mig"],
         "FactorVAE": details(r, "factor_vae")["score"],
         "L_I total, training (nats)": last_logged(r["run"], "generator", "L_I"),

@@ -43,6 +43,7 @@ def real_embedding(run: EvalRun) -> tuple[Tensor, Tensor]:
         n = min(len(run.data), SAMPLES)
         idx = torch.randperm(len(run.data), generator=torch.Generator().manual_seed(run.seed))[:n]
         run.cache["real_embedding"] = _evaluator(run).embed(to_unit(run.data.images[idx]))
+        run.cache["real_labels"] = None if run.data.labels is None else run.data.labels[idx]
     return run.cache["real_embedding"]
 
 
@@ -143,6 +144,39 @@ class LabelAccuracy(Metric):
                                  "the evaluator classifies as y.")
 
 
+def category_fids(real: Tensor, real_labels: Tensor, fake: Tensor, codes: Tensor,
+                  mapping: dict[int, int]) -> dict[int, float]:
+    """Domain FID of each category's samples to the real images of the class it is matched to.
+
+    ``real`` (N, D) and ``fake`` (M, D) are evaluator features, ``real_labels`` (N,) and ``codes`` (M,) their
+    class and category; ``mapping``: category → class. Categories (or classes) with fewer than 2 samples are
+    left out. The evaluator must call every sample *some* class, so a category drawing noise still gets one;
+    its FID to that class's real images says whether it looks like them.
+    """
+    from ganforge.metrics import feature_statistics, frechet_distance
+
+    out: dict[int, float] = {}
+    for category, cls in mapping.items():
+        drawn, matched = fake[codes == category], real[real_labels == cls]  # (m, D), (n, D)
+        if len(drawn) >= 2 and len(matched) >= 2:
+            out[category] = frechet_distance(*feature_statistics(matched), *feature_statistics(drawn))
+    return out
+
+
+def class_halves_fid(real: Tensor, real_labels: Tensor) -> float | None:
+    """Median over classes of the FID between two halves of one class's real images: the floor a category's
+    FID is read against (the halves are smaller than a category's samples, so this floor is, if anything, high)."""
+    from ganforge.metrics import feature_statistics, frechet_distance
+
+    fids = []
+    for cls in real_labels.unique():
+        own = real[real_labels == cls]  # (n, D)
+        half = len(own) // 2
+        if half >= 2:
+            fids.append(frechet_distance(*feature_statistics(own[:half]), *feature_statistics(own[half:2 * half])))
+    return float(torch.tensor(fids).median()) if fids else None
+
+
 class GeneratedCodeAccuracy(Metric):
     """Unsupervised categorical codes: how well each code's value predicts the evaluator's class of G(z, c).
 
@@ -151,6 +185,10 @@ class GeneratedCodeAccuracy(Metric):
     code is matched one-to-one to a class (Hungarian). 1: every category draws one class; 1/K for a code G
     ignores. A Q that reads G's categories off something else (a size, a texture) while sorting real
     images by class scores high on the former and low here.
+
+    The evaluator has no "none of these" class, so a category drawing noise is still called some class;
+    each category's domain FID to its matched class's real images (``category_fid``, and the worst of them
+    as a headline) tells a category that draws the class from one that is merely called it.
     """
 
     name = "generated_code_accuracy"
@@ -162,15 +200,25 @@ class GeneratedCodeAccuracy(Metric):
     def compute(self, run: EvalRun) -> MetricResult:
         from ganforge.metrics import hungarian_accuracy
 
-        _, probs, _ = generated_embedding(run)
-        drawn = probs.argmax(1).numpy()  # (N,) the evaluator's class of each sample
+        real, _ = real_embedding(run)  # (N, D)
+        real_labels = run.cache["real_labels"]  # (N,)
+        fake, probs, _ = generated_embedding(run)  # (M, D), (M, classes)
+        drawn = probs.argmax(1).numpy()  # (M,) the evaluator's class of each sample
+        floor = class_halves_fid(real, real_labels)
         details: dict[str, Any] = {}
+        heads: list[Headline] = []
         categorical = _categorical_codes(run)
         for f in categorical:
-            accuracy, mapping, confusion = hungarian_accuracy(run.cache["generated_codes"][f.name].numpy(), drawn,
-                                                              n_pred=f.k, n_labels=run.data.num_classes)
+            codes = run.cache["generated_codes"][f.name]  # (M,)
+            accuracy, mapping, confusion = hungarian_accuracy(codes.numpy(), drawn, n_pred=f.k,
+                                                              n_labels=run.data.num_classes)
+            fids = category_fids(real, real_labels, fake, codes, mapping)
             details[f.name] = {"accuracy": accuracy, "mapping": mapping, "confusion": confusion.tolist(),
-                               "samples": len(drawn)}
+                               "samples": len(drawn), "category_fid": fids, "class_halves_fid": floor}
+            heads.append(Headline(f"generated code accuracy {f.name}", accuracy))
+            if fids:
+                heads.append(Headline(f"worst category FID {f.name}", max(fids.values()), key=f"{f.name}/worst_fid",
+                                      higher_is_better=False, format="{:.1f}", reference=floor,
+                                      reference_label="one class's real halves"))
         first = categorical[0].name
-        heads = tuple(Headline(f"generated code accuracy {name}", d["accuracy"]) for name, d in details.items())
-        return MetricResult(heads, details, score=details[first]["accuracy"], note=EVALUATOR_NOTE)
+        return MetricResult(tuple(heads), details, score=details[first]["accuracy"], note=EVALUATOR_NOTE)

@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from ganforge.interfaces import OneHotFactor
 from ganforge.sample_quality import GeneratedCodeAccuracy
 
-K, N = 3, 600
+K, N, D = 3, 600, 4
+CENTRES = 6.0 * torch.eye(K, D)  # (K, D) each class's mean evaluator feature
 
 
 class Label(OneHotFactor):
@@ -45,9 +46,18 @@ class _Run:
     data: _Data = field(default_factory=_Data)
     cache: dict[str, Any] = field(default_factory=dict)
 
+    noise: torch.Tensor | None = None  # (N,) bool: samples whose features are far from every class's
+
     def __post_init__(self) -> None:
+        g = torch.Generator().manual_seed(1)
         probs = F.one_hot(self.drawn, K).float()  # (N, K)
-        self.cache["generated_embedding"] = (torch.zeros(N, 4), probs, None)
+        fake = CENTRES[self.drawn] + torch.randn(N, D, generator=g)  # (N, D) the drawn class's feature cloud
+        if self.noise is not None:
+            fake[self.noise] = 40.0 + torch.randn(int(self.noise.sum()), D, generator=g)  # called a class, unlike it
+        real_labels = torch.arange(N) % K  # (N,)
+        self.cache["real_embedding"] = (CENTRES[real_labels] + torch.randn(N, D, generator=g), F.one_hot(real_labels, K))
+        self.cache["real_labels"] = real_labels
+        self.cache["generated_embedding"] = (fake, probs, None)
         self.cache["generated_codes"] = {"c1": self.codes}
 
 
@@ -85,3 +95,19 @@ def test_it_applies_only_to_labelled_data_with_an_unsupervised_categorical_code(
     assert not metric.applies(_Run(_Spec([Label("y", 1.0, K)]), codes, codes))  # type: ignore[arg-type]
     assert not metric.applies(_Run(_Spec([OneHotFactor("c1", 1.0, K)]), codes, codes,  # type: ignore[arg-type]
                                    _Data(num_classes=None)))
+
+
+def test_a_category_called_a_class_but_drawing_something_else_has_a_large_fid() -> None:
+    """The evaluator names every sample some class: category 2 drawing noise it calls class 2 keeps accuracy 1,
+    and its FID to class 2's real images gives it away."""
+    codes = torch.arange(N) % K
+    metric = GeneratedCodeAccuracy()
+    clean = metric.compute(_Run(_Spec([OneHotFactor("c1", 1.0, K)]), codes, codes))  # type: ignore[arg-type]
+    noisy = metric.compute(_Run(_Spec([OneHotFactor("c1", 1.0, K)]), codes, codes, noise=codes == 2))  # type: ignore[arg-type]
+    assert clean.details["c1"]["accuracy"] == noisy.details["c1"]["accuracy"] == pytest.approx(1.0)
+    floor = clean.details["c1"]["class_halves_fid"]
+    assert max(clean.details["c1"]["category_fid"].values()) < 1.0 and floor < 1.0
+    fids = noisy.details["c1"]["category_fid"]
+    assert fids[0] < 1.0 and fids[1] < 1.0 and fids[2] > 1000  # ≈ ‖(40,…) − centre‖² over D = 4 dims
+    worst = {h.key: h for h in noisy.headlines}["c1/worst_fid"]
+    assert worst.value == fids[2] and worst.higher_is_better is False and worst.reference == noisy.details["c1"]["class_halves_fid"]

@@ -66,7 +66,8 @@ def register_metrics(register: Any) -> None:
     register("label_accuracy", "ganforge.sample_quality:LabelAccuracy",
              help="Conditional models: share of samples for class y that the evaluator classifies as y.")
     register("generated_code_accuracy", "ganforge.sample_quality:GeneratedCodeAccuracy",
-             help="Categorical codes: Hungarian accuracy of each code's value for the evaluator's class of G's samples.")
+             help="Categorical codes: Hungarian accuracy of each code's value for the evaluator's class of G's samples, "
+                  "and each category's domain FID to its matched class.")
 
 
 @hookimpl
