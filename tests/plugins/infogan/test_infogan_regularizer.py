@@ -168,6 +168,22 @@ def test_evaluate_returns_each_factors_posterior_params() -> None:
     assert spec.factor("c1").predict(out["c1"]).shape == (7,)
 
 
+def test_q_head_runs_in_float32_under_bf16_autocast() -> None:
+    """Under bf16 autocast the trunk's features arrive in bf16; Q's head still computes its posteriors in fp32,
+    the same values (to fp32 rounding) as without autocast, and the gradient reaches the bf16 trunk."""
+    _, _, _, reg = setup()
+    features = torch.randn(B, FEAT).bfloat16().requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        params = reg.posterior(features)
+        assert reg.q is not None and reg.q[0](features).dtype == torch.bfloat16  # autocast is on around Q
+    plain = reg.posterior(features.detach().float())
+    for name, p in params.items():
+        assert p.dtype == torch.float32, name
+        assert torch.allclose(p, plain[name], atol=1e-6), name
+    sum(p.sum() for p in params.values()).backward()
+    assert features.grad is not None and features.grad.abs().sum() > 0
+
+
 def test_build_errors_say_what_is_missing() -> None:
     with pytest.raises(ValueError, match=r"\[\[latent.factors\]\]"):
         MutualInformation(MutualInformationOptions(), BuildContext((1, 4, 4), LatentSpec(4), critic_feature_width=8))
