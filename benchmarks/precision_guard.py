@@ -30,6 +30,7 @@ import argparse
 import importlib.util
 import itertools
 import json
+import math
 import statistics
 from pathlib import Path
 
@@ -126,7 +127,7 @@ def main() -> None:
     print(f"\nguard {'holds' if holds else 'FAILS'}: " + ("each bf16 median lies in fp32's range over seeds and vice "
           "versa" if holds else "some median lies outside the other precision's range over seeds") + f" (seeds {args.seeds})")
     print(f"permutation test of the means: smallest p = {lowest[0]:.3f} ({lowest[1]}); the smallest p {n} seeds per "
-          f"precision can give is {2 / len(splits([0.0] * n, [0.0] * n)):.3f}")
+          f"precision can give is {2 / math.comb(2 * n, n):.3f}")
 
 
 if __name__ == "__main__":
