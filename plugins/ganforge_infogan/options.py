@@ -148,6 +148,12 @@ class MutualInformationPlusOptions(MutualInformationOptions):
         description="Apply the real-image terms only before this generator step (a warm-up: they set the categories "
         "early, then leave the paper's objective alone); none: always.",
     )
+    categorical_from_step: int | None = Field(
+        None, ge=1, le=10**9,
+        description="The categorical codes' MI loss counts only from this generator step on (weight 0 before; "
+        "L_I is still logged): the continuous codes take the factors a continuous code can carry (size, position) "
+        "first, and what is left for a category is what the object is. None: from the start, as the paper.",
+    )
     categorical_head: Literal["trunk", "conv"] = Field(
         "trunk",
         description="Where Q reads the categorical codes: 'trunk' = Q's head on the critic's trunk features, as every "

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganforge import BuildContext, OneHotFactor, StepView, Terms
+from ganforge import BuildContext, LatentFactor, OneHotFactor, StepView, Terms
 from ganforge_infogan.options import MutualInformationPlusOptions
 from ganforge_infogan.regularizer import MutualInformation
 
@@ -194,21 +194,30 @@ class MutualInformationPlus(MutualInformation):
             images = normalize_size(images)  # (B, C, H, W), centred, of one size
             if self.options.normalize_blur > 0:
                 images = gaussian_blur(images, self.options.normalize_blur)  # (B, C, H, W)
-        return self.encoder[:-1](images)  # (B, 2w)
+        # in float32 even under bf16 autocast, as Q's trunk head (MutualInformation.posterior): its logits are the
+        # posteriors whose log-likelihoods are the loss
+        with torch.autocast(images.device.type, enabled=False):
+            return self.encoder[:-1](images.float())  # (B, 2w)
 
     def _encoded(self, images: Tensor) -> dict[str, Tensor]:
-        """The 'conv' head's logits per categorical code for ``images`` (B, C, H, W): name → (B, K)."""
-        logits = self.encoder[-1](self._conv_features(images))  # (B, Σ K)
+        """The 'conv' head's logits per categorical code for ``images`` (B, C, H, W), in float32: name → (B, K)."""
+        with torch.autocast(images.device.type, enabled=False):
+            logits = self.encoder[-1](self._conv_features(images))  # (B, Σ K)
         return dict(zip([f.name for f in self.categorical],
                         logits.split([f.posterior_width for f in self.categorical], dim=1), strict=True))
 
-    def _terms(self, features: Tensor, codes: dict[str, Tensor], images: Tensor) -> Terms:
+    def weight(self, factor: LatentFactor, step: int) -> float:
+        """λ, but 0 for a categorical code before ``categorical_from_step``: the continuous codes settle first."""
+        late = self.options.categorical_from_step
+        return 0.0 if late is not None and step < late and factor in self.categorical else factor.lam
+
+    def _terms(self, features: Tensor, codes: dict[str, Tensor], images: Tensor, step: int) -> Terms:
         """The paper's MI terms on fakes; with ``fake_augmentation`` the 'conv' head reads an augmented copy of them
         (differentiable: G's reward goes through the warp)."""
         o = self.options
         if o.fake_augmentation:
             images = augment(images, None, o.shift, o.rotation, o.scale)  # (B, C, H, W)
-        return super()._terms(features, codes, images)
+        return super()._terms(features, codes, images, step)
 
     def posterior_of(self, features: Tensor, images: Tensor) -> dict[str, Tensor]:
         params = self.posterior(features)  # the trunk factors: all of them, or the non-categorical ones with 'conv'

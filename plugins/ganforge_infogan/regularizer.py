@@ -71,14 +71,19 @@ class MutualInformation(Regularizer):
         (B, F): the paper's Q reads only the features; a subclass may read the images too."""
         return self.posterior(features)
 
-    def _terms(self, features: Tensor, codes: dict[str, Tensor], images: Tensor) -> Terms:
-        """λ-weighted NLL of the sampled codes (the loss) and L_I per factor and in total (the logs)."""
+    def weight(self, factor: LatentFactor, step: int) -> float:
+        """The weight of ``factor``'s NLL in the loss at generator step ``step``: the paper's λ (a subclass may
+        schedule it)."""
+        return factor.lam
+
+    def _terms(self, features: Tensor, codes: dict[str, Tensor], images: Tensor, step: int) -> Terms:
+        """Weighted NLL of the sampled codes (the loss) and L_I per factor and in total (the logs)."""
         params = self.posterior_of(features, images)
         loss = features.new_zeros((), dtype=torch.float32)  # () scalar; NLLs are float32 even under bf16
         logs: dict[str, Tensor] = {}
         for f in self.spec.factors:
             nll = f.nll(params[f.name], codes[f.name]).mean()  # () mean over the batch, nats
-            loss = loss + f.lam * nll
+            loss = loss + self.weight(f, step) * nll
             logs[f"L_I/{f.name}"] = f.entropy() - nll.detach()
         logs["L_I"] = torch.stack(list(logs.values())).sum()
         return Terms(losses={"mi": loss}, logs=logs)
@@ -88,16 +93,16 @@ class MutualInformation(Regularizer):
         if self.optimizer == "generator":
             return Terms()  # Q learns in the generator step; here it would only add gradients nobody applies
         features = view.fake_features if self.trunk_gradient else view.fake_features.detach()  # (B, F)
-        return self._terms(features, view.latent.codes, view.fake)
+        return self._terms(features, view.latent.codes, view.fake, view.step)
 
     def generator_terms(self, view: StepView) -> Terms:
         """Reward G for codes Q can recover; without ``generator_reward`` only log L_I (Figure 1's baseline)."""
         if self.generator_reward:
-            return self._terms(view.fake_features, view.latent.codes, view.fake)  # gradient reaches G via both
+            return self._terms(view.fake_features, view.latent.codes, view.fake, view.step)  # gradient reaches G via both
         if self.optimizer == "generator":  # Q must still learn, but G must not: Q sees detached features
-            return self._terms(view.fake_features.detach(), view.latent.codes, view.fake.detach())
+            return self._terms(view.fake_features.detach(), view.latent.codes, view.fake.detach(), view.step)
         with torch.no_grad():
-            return Terms(logs=self._terms(view.fake_features, view.latent.codes, view.fake).logs)
+            return Terms(logs=self._terms(view.fake_features, view.latent.codes, view.fake, view.step).logs)
 
     def evaluate(self, features: Tensor) -> dict[str, Tensor]:
         """Q's posterior parameters per factor for (real) images' trunk features.

@@ -117,6 +117,19 @@ def test_until_step_turns_the_real_terms_off_and_leaves_the_paper_loss() -> None
     assert set(late.losses) == {"mi"} and not any(k.startswith("real/") for k in late.logs)
 
 
+def test_categorical_from_step_drops_the_categorical_mi_loss_until_then_and_keeps_logging_it() -> None:
+    spec, reg, critic = _setup(categorical_from_step=10)
+    c1, c2 = spec.factors
+    early = reg.critic_terms(_critic_view(spec, critic, step=9))
+    late = reg.critic_terms(_critic_view(spec, critic, step=10))
+    nll_c2 = c2.entropy() - early.logs["L_I/c2"]  # L_I = H(c) − NLL
+    assert early.losses["mi"].item() == pytest.approx((c2.lam * nll_c2).item(), rel=1e-5)  # c1 weighs nothing yet
+    assert "L_I/c1" in early.logs  # ... but is still measured
+    nll_c1, nll_c2 = (f.entropy() - late.logs[f"L_I/{f.name}"] for f in (c1, c2))  # (another fake batch)
+    assert late.losses["mi"].item() == pytest.approx((c1.lam * nll_c1 + c2.lam * nll_c2).item(), rel=1e-5)
+    assert reg.weight(c1, 9) == 0.0 and reg.weight(c1, 10) == c1.lam and reg.weight(c2, 0) == c2.lam
+
+
 def test_weights_scale_the_real_loss_as_documented() -> None:
     spec, reg, critic = _setup(balance=2.0, confidence=3.0, consistency=0.0)
     terms = reg.critic_terms(_critic_view(spec, critic))
@@ -182,6 +195,22 @@ def _conv_view(spec: LatentSpec, critic: TinyCritic, phase: str = "critic") -> S
         return StepView("generator", 0, spec, latent, fake, critic.features(fake), critic=CriticAccess(critic))
     return StepView("critic", 0, spec, latent, fake, critic.features(fake), real, critic.features(real),
                     critic=CriticAccess(critic))
+
+
+def test_conv_head_runs_in_float32_under_bf16_autocast() -> None:
+    """As Q's trunk head: under bf16 autocast the conv head still computes its logits (and the cluster critic's
+    pooled features) in fp32, the values of a run without autocast, and G's bf16 images still get a gradient."""
+    _, reg, _ = _conv_setup()
+    images = (torch.rand(B, 1, 28, 28) * 2 - 1).bfloat16().requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert reg.encoder is not None and reg.encoder[0](images).dtype == torch.bfloat16  # autocast is on
+        logits = reg.evaluate(torch.zeros(B, FEAT), images)["c1"]
+        pooled = reg._conv_features(images)
+    assert logits.dtype == torch.float32 and pooled.dtype == torch.float32
+    plain = reg.evaluate(torch.zeros(B, FEAT), images.detach().float())["c1"]
+    assert torch.allclose(logits, plain, atol=1e-6)
+    logits.sum().backward()
+    assert images.grad is not None and images.grad.abs().sum() > 0
 
 
 def test_conv_head_gives_the_same_category_wherever_the_object_lies() -> None:
