@@ -1,0 +1,43 @@
+"""benchmarks/shapes_disentanglement.py: its success counts, and its refusal of a bad --jobs."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "shapes_disentanglement.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("shapes_disentanglement", BENCH)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def _saved(tops: dict[str, str]) -> dict[str, Any]:
+    """A saved evaluation whose factor_codes put each code on the given factor (c1 categorical)."""
+    codes = {c: {"factor": f, "normalized_mi": 0.5, **({"accuracy": {"shape": 0.9}} if c == "c1" else {})}
+             for c, f in tops.items()}
+    return {"results": {"factor_codes": {"details": {"codes": codes}}}}
+
+
+def test_continuous_codes_count_as_distinct_only_when_no_two_share_a_top_factor(bench) -> None:
+    assert bench.continuous_distinct(_saved({"c1": "shape", "c2": "scale", "c3": "rotation", "c4": "pos_x",
+                                             "c5": "pos_y"}))
+    # the categorical code is left out: c1 on the scale beside a continuous code on the scale is not a clash
+    assert bench.continuous_distinct(_saved({"c1": "scale", "c2": "scale", "c3": "shape", "c4": "pos_x",
+                                             "c5": "pos_y"}))
+    assert not bench.continuous_distinct(_saved({"c1": "shape", "c2": "pos_x", "c3": "shape", "c4": "pos_y",
+                                                 "c5": "shape"}))
+
+
+def test_jobs_below_one_is_refused_in_one_line() -> None:
+    proc = subprocess.run([sys.executable, str(BENCH), "--jobs", "0"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "--jobs must be at least 1" in proc.stderr and "Traceback" not in proc.stderr
