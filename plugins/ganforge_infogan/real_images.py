@@ -194,15 +194,14 @@ class MutualInformationPlus(MutualInformation):
             images = normalize_size(images)  # (B, C, H, W), centred, of one size
             if self.options.normalize_blur > 0:
                 images = gaussian_blur(images, self.options.normalize_blur)  # (B, C, H, W)
-        # in float32 even under bf16 autocast, as Q's trunk head (MutualInformation.posterior): its logits are the
-        # posteriors whose log-likelihoods are the loss
-        with torch.autocast(images.device.type, enabled=False):
-            return self.encoder[:-1](images.float())  # (B, 2w)
+        # unlike Q's trunk head (MutualInformation.posterior) this head runs under autocast (bf16 where the CPU
+        # has it): in fp32 it cost 4-12 % of the shapes recipe's step and found the shape on 0 of 4 seeds against
+        # 1 of 5 in bf16 (docs/results.md, "Shapes")
+        return self.encoder[:-1](images)  # (B, 2w)
 
     def _encoded(self, images: Tensor) -> dict[str, Tensor]:
-        """The 'conv' head's logits per categorical code for ``images`` (B, C, H, W), in float32: name → (B, K)."""
-        with torch.autocast(images.device.type, enabled=False):
-            logits = self.encoder[-1](self._conv_features(images))  # (B, Σ K)
+        """The 'conv' head's logits per categorical code for ``images`` (B, C, H, W): name → (B, K)."""
+        logits = self.encoder[-1](self._conv_features(images))  # (B, Σ K)
         return dict(zip([f.name for f in self.categorical],
                         logits.split([f.posterior_width for f in self.categorical], dim=1), strict=True))
 

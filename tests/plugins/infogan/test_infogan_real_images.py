@@ -197,22 +197,6 @@ def _conv_view(spec: LatentSpec, critic: TinyCritic, phase: str = "critic") -> S
                     critic=CriticAccess(critic))
 
 
-def test_conv_head_runs_in_float32_under_bf16_autocast() -> None:
-    """As Q's trunk head: under bf16 autocast the conv head still computes its logits (and the cluster critic's
-    pooled features) in fp32, the values of a run without autocast, and G's bf16 images still get a gradient."""
-    _, reg, _ = _conv_setup()
-    images = (torch.rand(B, 1, 28, 28) * 2 - 1).bfloat16().requires_grad_()
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        assert reg.encoder is not None and reg.encoder[0](images).dtype == torch.bfloat16  # autocast is on
-        logits = reg.evaluate(torch.zeros(B, FEAT), images)["c1"]
-        pooled = reg._conv_features(images)
-    assert logits.dtype == torch.float32 and pooled.dtype == torch.float32
-    plain = reg.evaluate(torch.zeros(B, FEAT), images.detach().float())["c1"]
-    assert torch.allclose(logits, plain, atol=1e-6)
-    logits.sum().backward()
-    assert images.grad is not None and images.grad.abs().sum() > 0
-
-
 def test_conv_head_gives_the_same_category_wherever_the_object_lies() -> None:
     _, reg, _ = _conv_setup()
     x = -torch.ones(2, 1, 28, 28)
