@@ -48,20 +48,26 @@ class RecipeTrunk(nn.Module):
         return self.out(self.critic.features(x))
 
 
-def recipe_head() -> tuple[nn.Module, Any, Any]:
-    """The shapes recipe's conv categorical head (a fresh one), its regularizer options, its critic optimizer's."""
-    resolved = load_recipe(RECIPE, load_registry())
+def recipe_head(overrides: list[str]) -> tuple[Any, Any]:
+    """The shapes recipe's regularizer (a fresh one, ``overrides`` applied as ``--set`` would) and its critic
+    optimizer's settings."""
+    resolved = load_recipe(RECIPE, load_registry(), overrides)
     system = build_system(resolved, (1, 28, 28), None)
     (reg,) = system.regularizers.values()
-    return reg.encoder, reg.options, resolved.recipe.optim.critic
+    return reg, resolved.recipe.optim.critic
 
 
-def train_iic(x: Tensor, y: Tensor, train_n: int, steps: int, label: str) -> None:
+def train_iic(x: Tensor, y: Tensor, train_n: int, steps: int, label: str, overrides: list[str]) -> None:
     """The recipe's conv head trained by the pair term alone on ``x[:train_n]``; accuracy on the rest."""
     from ganforge_infogan.real_images import augment, pair_information_gap  # the plugin's own term
 
-    net, o, optim = recipe_head()
-    opt = torch.optim.Adam(net.parameters(), optim.lr, betas=tuple(optim.betas))
+    reg, optim = recipe_head(overrides)
+    o = reg.options
+
+    def net(images: Tensor) -> Tensor:  # the head as training calls it (normalize_size etc. applied): (B, 3)
+        return reg._encoded(images)["c1"]
+
+    opt = torch.optim.Adam(reg.encoder.parameters(), optim.lr, betas=tuple(optim.betas))
     start = time.perf_counter()
     for step in range(1, steps + 1):
         xb = x[torch.randint(0, train_n, (64,))]
@@ -94,6 +100,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--only", choices=["mlp", "cnn", "iic"], help="one network only; iic: unsupervised, the pair term")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="with --only iic: a recipe override, as `ganforge run --set` takes it (repeatable)")
     args = parser.parse_args()
     train_n, test_n = 20_000, 4_000
     for radius in args.max_radius:
@@ -103,7 +111,7 @@ def main() -> None:
         x = shapes.render_named(factors, image_size=28, max_radius=radius).float().div(127.5).sub(1)  # (N, 1, 28, 28)
         y = factors["shape"]
         if args.only == "iic":
-            train_iic(x, y, train_n, args.steps, f"max_radius {radius:g}")
+            train_iic(x, y, train_n, args.steps, f"max_radius {radius:g}", args.overrides)
             continue
         for name, net in networks().items():
             if args.only and not name.startswith(args.only):
