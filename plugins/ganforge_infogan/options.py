@@ -177,12 +177,31 @@ class MutualInformationPlusOptions(MutualInformationOptions):
         "zoomed so its object is centred and of one size (from the moments of its bright pixels), so a category "
         "cannot mean how large an object is either, only what it is.",
     )
+    normalize_radius: float = Field(
+        0.4, gt=0.05, le=0.9, allow_inf_nan=False,
+        description="With normalize_size: the RMS radius every object is zoomed to, in grid units (the frame spans "
+        "[-1, 1]; a filled disk of RMS radius 0.4 has radius 0.57). At the data's smallest objects (0.2 for the "
+        "shapes recipe) nothing is blown up, only shrunk.",
+    )
+    normalize_antialias: bool = Field(
+        False,
+        description="With normalize_size: low-pass each image before it is shrunk (a Gaussian of 0.42·√(zoom² − 1) "
+        "px), so a large object shrunk has the soft edges of one drawn small and its size leaves no trace.",
+    )
     normalize_blur: float = Field(
         0.0, ge=0, le=4, allow_inf_nan=False,
         description="With normalize_size: the standard deviation, in pixels, of a Gaussian blur of the normalised "
         "image before the conv head reads it. Zooming leaves a trace of the object's size (a small object blown "
         "up has soft edges, a large one shrunk has sharp ones) and G can hide a category in fine texture; a blur "
         "of about a pixel hides both. 0: off.",
+    )
+    size_match: float = Field(
+        0.0, ge=0, le=1e3, allow_inf_nan=False,
+        description="Weight of a generator-side term: per categorical code, how far each category's object sizes in "
+        "the generated batch (mean and spread of the log RMS radius of the bright pixels) are from the whole "
+        "batch's, in units of its variance. G then cannot spend a category on a size (the easiest thing to draw "
+        "and to read), and it leaves the size to a continuous code. For data with one object on a dark "
+        "background. 0: off.",
     )
     cluster_critic: float = Field(
         0.0, ge=0, le=1e3, allow_inf_nan=False,
@@ -215,9 +234,10 @@ class MutualInformationPlusOptions(MutualInformationOptions):
             raise ValueError(f"{info.field_name} needs categorical_head = 'conv' ({why[str(info.field_name)]})")
         return value
 
-    @field_validator("normalize_blur")
+    @field_validator("normalize_radius", "normalize_antialias", "normalize_blur")
     @classmethod
     def _needs_normalize(cls, value: float, info: ValidationInfo) -> float:
-        if value > 0 and not info.data.get("normalize_size", False):
-            raise ValueError("normalize_blur needs normalize_size = true (it blurs the normalised image)")
+        default = cls.model_fields[str(info.field_name)].default
+        if value != default and not info.data.get("normalize_size", False):
+            raise ValueError(f"{info.field_name} needs normalize_size = true (it changes the normalised image)")
         return value

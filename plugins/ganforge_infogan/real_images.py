@@ -96,31 +96,84 @@ def augment(x: Tensor, generator: torch.Generator | None, shift: float, rotation
     return grid_sample_background(x, grid)
 
 
-def normalize_size(x: Tensor, radius: float = NORMAL_RADIUS) -> Tensor:
-    """Each image of ``x`` (B, C, H, W) in [-1, 1] moved and zoomed so its object is centred and of one size.
+def object_moments(x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Where the object of each image of ``x`` (B, C, H, W) in [-1, 1] lies and how large it is: its centre
+    (cx, cy), its RMS radius (grid units: the frame spans [-1, 1]), each (B,), and which images have no object
+    (B,) bool. The object is the brightness above a tenth of the range (so a generator's near-black background
+    does not count); differentiable in the pixels."""
+    _, _, h, w = x.shape
+    mass = ((x.float() + 1) / 2 - 0.1).clamp_min(0).mean(1)  # (B, H, W)
+    ys = torch.linspace(-1 + 1 / h, 1 - 1 / h, h, device=x.device)[None, :, None]  # pixel centres, (1, H, 1)
+    xs = torch.linspace(-1 + 1 / w, 1 - 1 / w, w, device=x.device)[None, None, :]  # (1, 1, W)
+    total = mass.sum((1, 2))  # (B,)
+    empty = total < 1e-3
+    total = total.clamp_min(1e-3)
+    cx, cy = (mass * xs).sum((1, 2)) / total, (mass * ys).sum((1, 2)) / total  # (B,)
+    spread = (mass * ((xs - cx[:, None, None]) ** 2 + (ys - cy[:, None, None]) ** 2)).sum((1, 2)) / total  # (B,)
+    return cx, cy, spread.clamp_min(1e-6).sqrt(), empty
 
-    The object is the brightness above a tenth of the range (so a generator's near-black background does not
-    count); its centre and RMS radius are those of that mass. The warp maps the centre to the middle of the
-    frame and the RMS radius to ``radius`` (grid units: the frame spans [-1, 1]). The warp's parameters are
-    held fixed (no gradient), the resampling is differentiable in the pixels. An image with no bright pixel is
-    left as it is. A code read off the result cannot stand for where an object lies or how large it is.
+
+def normalize_size(x: Tensor, radius: float = NORMAL_RADIUS, antialias: bool = False) -> Tensor:
+    """Each image of ``x`` (B, C, H, W) in [-1, 1] moved and zoomed so its object (:func:`object_moments`) is
+    centred and of one size.
+
+    The warp maps the object's centre to the middle of the frame and its RMS radius to ``radius`` (grid units).
+    The warp's parameters are held fixed (no gradient), the resampling is differentiable in the pixels. An image
+    with no bright pixel is left as it is. A code read off the result cannot stand for where an object lies or
+    how large it is. With ``antialias``, an image that is shrunk is first low-passed (:func:`shrink_blur`), so
+    a large object shrunk looks like a small one drawn at that size; choose ``radius`` at the data's smallest
+    objects, so nothing is blown up (a blown-up object has soft edges that still tell its size).
     """
-    b, _, h, w = x.shape
     with torch.no_grad():
-        mass = ((x.float() + 1) / 2 - 0.1).clamp_min(0).mean(1)  # (B, H, W)
-        ys = torch.linspace(-1 + 1 / h, 1 - 1 / h, h, device=x.device)[None, :, None]  # pixel centres, (1, H, 1)
-        xs = torch.linspace(-1 + 1 / w, 1 - 1 / w, w, device=x.device)[None, None, :]  # (1, 1, W)
-        total = mass.sum((1, 2))  # (B,)
-        empty = total < 1e-3
-        total = total.clamp_min(1e-3)
-        cx, cy = (mass * xs).sum((1, 2)) / total, (mass * ys).sum((1, 2)) / total  # (B,)
-        spread = (mass * ((xs - cx[:, None, None]) ** 2 + (ys - cy[:, None, None]) ** 2)).sum((1, 2)) / total
-        zoom = torch.where(empty, torch.ones_like(total), spread.clamp_min(1e-6).sqrt() / radius)  # (B,)
+        cx, cy, rms, empty = object_moments(x)  # (B,) each
+        zoom = torch.where(empty, torch.ones_like(rms), rms / radius)  # (B,) > 1: the image is shrunk
         cx, cy = torch.where(empty, 0.0, cx), torch.where(empty, 0.0, cy)
         zero = torch.zeros_like(zoom)
         theta = torch.stack([torch.stack([zoom, zero, cx], 1), torch.stack([zero, zoom, cy], 1)], 1)  # (B, 2, 3)
+    if antialias:
+        x = shrink_blur(x, zoom)  # (B, C, H, W)
     grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
     return grid_sample_background(x, grid)
+
+
+#: the blur levels (pixels) :func:`shrink_blur` interpolates between; 1 px covers shrinking by up to 2.6
+_SHRINK_SIGMAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def shrink_blur(x: Tensor, zoom: Tensor) -> Tensor:
+    """``x`` (B, C, H, W) low-passed before being shrunk by ``zoom`` (B,) (≥ 1; below 1 nothing is done): a
+    Gaussian of σ = 0.42·√(zoom² − 1) pixels, so that after shrinking the edges are as soft as those of an object
+    drawn small (if an edge is a Gaussian of σ₀, shrinking by z after the blur leaves √(σ₀² + σ²) / z, which is σ₀
+    for σ = σ₀·√(z² − 1); σ₀ = 0.42 px makes the share of soft edge pixels uncorrelated with the size on the
+    shapes data, where 0.5 over-blurs the large ones). σ per image is interpolated between a few fixed blurs
+    (held fixed: no gradient to zoom); differentiable in the pixels."""
+    step = _SHRINK_SIGMAS[1]
+    sigma = 0.42 * (zoom.float().clamp_min(1) ** 2 - 1).sqrt()  # (B,) pixels
+    pos = (sigma / step).clamp(max=len(_SHRINK_SIGMAS) - 1)  # (B,) fractional index into the levels
+    low = pos.floor().long()  # (B,)
+    high = (low + 1).clamp(max=len(_SHRINK_SIGMAS) - 1)
+    frac = (pos - low).to(x.dtype)[:, None, None, None]  # (B, 1, 1, 1)
+    levels = torch.stack([x] + [gaussian_blur(x, s) for s in _SHRINK_SIGMAS[1:]], 1)  # (B, L, C, H, W)
+    rows = torch.arange(x.shape[0], device=x.device)
+    return levels[rows, low] * (1 - frac) + levels[rows, high] * frac
+
+
+def size_mismatch(log_size: Tensor, category: Tensor, k: int) -> Tensor:
+    """How much the object sizes of a batch's categories differ, () ≥ 0: for ``log_size`` (B,) (log RMS radii)
+    and ``category`` (B,) in [0, k), the squared gaps between each category's mean and standard deviation and
+    the whole batch's, in units of the batch's variance (held fixed), averaged over the categories present.
+    0 when every category draws the same sizes; about 2 per category for categories that split the sizes."""
+    mean, var = log_size.mean(), log_size.var(unbiased=False).detach().clamp_min(1e-6)
+    std = (log_size - mean).pow(2).mean().clamp_min(1e-12).sqrt()
+    gaps = []
+    for j in range(k):
+        part = log_size[category == j]  # (n_j,)
+        if part.numel() < 2:
+            continue
+        part_mean = part.mean()
+        part_std = (part - part_mean).pow(2).mean().clamp_min(1e-12).sqrt()
+        gaps.append(((part_mean - mean) ** 2 + (part_std - std) ** 2) / var)
+    return torch.stack(gaps).mean() if gaps else log_size.new_zeros(())
 
 
 def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
@@ -191,7 +244,8 @@ class MutualInformationPlus(MutualInformation):
         """The 'conv' head's pooled features of ``images`` (B, C, H, W), the layer before its logits: (B, 2w)."""
         assert self.encoder is not None
         if self.options.normalize_size:
-            images = normalize_size(images)  # (B, C, H, W), centred, of one size
+            images = normalize_size(images, self.options.normalize_radius,
+                                    self.options.normalize_antialias)  # (B, C, H, W), centred, of one size
             if self.options.normalize_blur > 0:
                 images = gaussian_blur(images, self.options.normalize_blur)  # (B, C, H, W)
         # unlike Q's trunk head (MutualInformation.posterior) this head runs under autocast (bf16 where the CPU
@@ -273,7 +327,20 @@ class MutualInformationPlus(MutualInformation):
 
     def generator_terms(self, view: StepView) -> Terms:
         terms = super().generator_terms(view)
-        return self._with_cluster(terms, self._cluster_critic(view, None)) if self.projection else terms
+        if self.projection:
+            terms = self._with_cluster(terms, self._cluster_critic(view, None))
+        return self._with_size_match(terms, view) if self.options.size_match > 0 else terms
+
+    def _with_size_match(self, terms: Terms, view: StepView) -> Terms:
+        """``terms`` plus G's size-matching loss: per categorical code, the gap between its categories' object
+        sizes in the generated batch and the batch's (:func:`size_mismatch`), so a category cannot be a size."""
+        _, _, rms, _ = object_moments(view.fake)  # (B,) RMS radius per generated image
+        log_size = rms.log()  # (B,)
+        parts = {f.name: size_mismatch(log_size, view.latent.codes[f.name].long(), f.posterior_width)
+                 for f in self.categorical}
+        loss = self.options.size_match * torch.stack(list(parts.values())).sum()
+        return Terms(losses={**terms.losses, "size": loss},
+                     logs={**terms.logs, **{f"size/{k}": v.detach() for k, v in parts.items()}})
 
     def critic_terms(self, view: StepView) -> Terms:
         terms = super().critic_terms(view)

@@ -16,7 +16,8 @@ from ganforge_infogan.factors import Categorical, Uniform
 from ganforge_infogan.options import CategoricalOptions, MutualInformationPlusOptions, UniformOptions
 from ganforge.testing import TinyCritic
 from ganforge_infogan.real_images import (NORMAL_RADIUS, MutualInformationPlus, augment, balance_kl, consistency_kl,
-                                          gaussian_blur, mean_entropy, normalize_size, pair_information_gap)
+                                          gaussian_blur, mean_entropy, normalize_size, object_moments,
+                                          pair_information_gap, shrink_blur, size_mismatch)
 
 B, FEAT, K = 32, 16, 4
 
@@ -456,3 +457,103 @@ def test_conv_cluster_features_need_the_conv_head() -> None:
         MutualInformationPlusOptions(cluster_critic=1.0, cluster_features="conv")
     assert err.value.errors()[0]["loc"] == ("cluster_features",)
     assert MutualInformationPlusOptions(cluster_critic=1.0).cluster_features == "trunk"
+
+
+def test_object_moments_give_each_object_s_centre_and_rms_radius() -> None:
+    x = torch.cat([_disk(8, 9, 3), _disk(18, 16, 7), -torch.ones(1, 1, 28, 28)])  # small, large, nothing
+    cx, cy, rms, empty = object_moments(x)
+    px_cx, px_cy, px_rms = _moments(x[:2])
+    assert torch.allclose((cx[:2] + 1) * 14, px_cx, atol=1e-3) and torch.allclose((cy[:2] + 1) * 14, px_cy, atol=1e-3)
+    assert torch.allclose(rms[:2] * 14, px_rms, rtol=1e-3)  # grid units (half-width 1) = 14 px here
+    assert empty.tolist() == [False, False, True]
+    y = x[:2].clone().requires_grad_(True)
+    object_moments(y)[2].sum().backward()
+    assert y.grad is not None and y.grad.abs().sum() > 0  # G can be told how large to draw
+
+
+def test_size_mismatch_is_zero_for_shared_sizes_and_large_for_categories_that_split_them() -> None:
+    g = torch.Generator().manual_seed(0)
+    category = torch.arange(300) % 3
+    shared = torch.randn(300, generator=g)  # every category draws the same sizes
+    split = category.float() + 0.1 * torch.randn(300, generator=g)  # category k is size k
+    spread = torch.where(category == 0, 0.0, torch.where(category == 1, -1.0, 1.0)) * (category > 0)  # same means
+    assert size_mismatch(shared, category, 3) < 0.05
+    assert size_mismatch(split, category, 3) > 1.0
+    assert size_mismatch(spread + 0.01 * torch.randn(300, generator=g), category, 3) > 0.3  # a spread is a size too
+    lonely = torch.tensor([0, 0, 0, 1])  # category 1 has one image, category 2 none: only category 0 counts
+    sizes = torch.tensor([1.0, 2.0, 3.0, 10.0])
+    expected = ((sizes[:3].mean() - sizes.mean()) ** 2 + (sizes[:3].std(unbiased=False) - sizes.std(unbiased=False)) ** 2)
+    assert torch.allclose(size_mismatch(sizes, lonely, 3), expected / sizes.var(unbiased=False))
+
+
+def test_size_match_is_a_generator_term_that_reaches_g_and_is_off_by_default() -> None:
+    assert MutualInformationPlusOptions().size_match == 0.0
+    spec, reg, critic = _conv_setup(size_match=2.0)
+    gen = _conv_view(spec, critic, "generator")
+    terms = reg.generator_terms(gen)
+    _, _, rms, _ = object_moments(gen.fake.detach())
+    expected = size_mismatch(rms.log(), gen.latent.codes["c1"].long(), K)
+    assert torch.allclose(terms.losses["size"], 2.0 * expected) and torch.allclose(terms.logs["size/c1"], expected)
+    terms.losses["size"].backward()
+    assert gen.fake.grad is not None and gen.fake.grad.abs().sum() > 0
+    assert "size" not in reg.critic_terms(_conv_view(spec, critic)).losses  # the critic has nothing to learn from it
+    _, plain, _ = _conv_setup()
+    assert "size" not in plain.generator_terms(_conv_view(spec, critic, "generator")).losses
+
+
+def _soft_disk(cx: float, cy: float, radius: float, size: int = 28) -> Tensor:
+    """A disk drawn as the shapes data draw theirs: 4× supersampled, then averaged, (1, 1, size, size) in [-1, 1]."""
+    fine = _disk(4 * cx, 4 * cy, 4 * radius, 4 * size)
+    return F.avg_pool2d(fine, 4)
+
+
+def _soft_edge_pixels(x: Tensor) -> Tensor:
+    """Per image (B, 1, H, W): how many pixels are edge, neither background nor full brightness."""
+    return ((x > -0.95) & (x < 0.95)).float().sum((1, 2, 3))
+
+
+def test_normalize_radius_sets_the_size_every_object_is_zoomed_to() -> None:
+    x = torch.cat([_disk(8, 9, 3), _disk(18, 16, 7)])
+    rms = _moments(normalize_size(x, radius=0.2))[2]
+    assert torch.allclose(rms, torch.full_like(rms, 0.2 * 14), rtol=0.1)
+
+
+def test_antialiased_shrinking_leaves_no_trace_of_the_size_in_the_edges() -> None:
+    small, large = _soft_disk(14, 14, 3.5), _soft_disk(14, 14, 7.0)  # the same disk drawn at two sizes
+    plain = normalize_size(torch.cat([small, large]), radius=0.15)  # both shrunk (by 1.2 and 2.4)
+    smooth = normalize_size(torch.cat([small, large]), radius=0.15, antialias=True)
+    gap_plain = (_soft_edge_pixels(plain)[0] - _soft_edge_pixels(plain)[1]).abs()
+    gap_smooth = (_soft_edge_pixels(smooth)[0] - _soft_edge_pixels(smooth)[1]).abs()
+    assert gap_smooth < 0.5 * gap_plain  # shrunk without a low-pass the large disk's edges come out too sharp
+    assert (smooth[0] - smooth[1]).abs().mean() < (plain[0] - plain[1]).abs().mean()
+
+
+def test_shrink_blur_blurs_only_what_is_shrunk_and_keeps_mass_and_gradient() -> None:
+    x = torch.cat([_disk(14, 14, 5), _disk(14, 14, 5)]).requires_grad_(True)
+    out = shrink_blur(x, torch.tensor([0.7, 2.0]))  # the first is blown up (no blur), the second halved
+    assert torch.equal(out[0], x[0].detach())
+    assert not torch.allclose(out[1], x[1]) and torch.allclose((out[1] + 1).sum(), (x[1] + 1).sum(), rtol=1e-3)
+    between = shrink_blur(x[1:].detach(), torch.tensor([((0.375 / 0.42) ** 2 + 1) ** 0.5]))  # σ = 0.375 px
+    assert torch.allclose(between, (gaussian_blur(x[1:].detach(), 0.25) + gaussian_blur(x[1:].detach(), 0.5)) / 2,
+                          atol=1e-5)  # interpolated between the two nearest blurs
+    out.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_normalize_radius_and_antialias_reach_the_conv_head_and_need_normalize_size() -> None:
+    from pydantic import ValidationError
+
+    _, plain, _ = _conv_setup()
+    _, small, _ = _conv_setup(normalize_size=True, normalize_radius=0.2, normalize_antialias=True)
+    small.load_state_dict(plain.state_dict())
+    x = torch.cat([_disk(9, 10, 4), _disk(16, 15, 8)])
+    with torch.no_grad():
+        seen = small.evaluate(torch.zeros(2, FEAT), x)["c1"]
+        want = plain.evaluate(torch.zeros(2, FEAT), normalize_size(x, 0.2, antialias=True))["c1"]
+        assert torch.allclose(seen, want, atol=1e-6)
+    for key, value in (("normalize_radius", 0.2), ("normalize_antialias", True)):
+        with pytest.raises(ValidationError, match=f"{key} needs normalize_size = true") as err:
+            MutualInformationPlusOptions(categorical_head="conv", **{key: value})
+        assert err.value.errors()[0]["loc"] == (key,)
+    with pytest.raises(ValidationError):
+        MutualInformationPlusOptions(categorical_head="conv", normalize_size=True, normalize_radius=0.0)
