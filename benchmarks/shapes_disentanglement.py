@@ -15,7 +15,8 @@ markdown tables: median (min–max) over seeds per method, then every run.
 processes can also share the work, e.g. ``--methods infogan`` and ``--methods vanilla`` side by side; a last
 call without ``--methods`` reuses both and prints the table. The last line counts the seeds on which the
 categorical code found the shape (shape accuracy ≥ 0.9, issue 17's bar) and on which the continuous codes'
-top factors are all distinct: how often the recipe works, which a median over a few seeds hides.
+top factors are all distinct (and on how many one of them is the scale): how often the recipe works, which a
+median over a few seeds hides.
 
 Finished runs under ``--out`` are reused (``--fresh`` retrains), and so are their saved evaluations,
 so an interrupted benchmark resumes. Flags after ``--`` go to ``ganforge run`` as is, e.g.
@@ -131,11 +132,22 @@ def spread(values: list[float]) -> str:
     return med if len(values) == 1 else f"{med} ({min(values):.3f}–{max(values):.3f})"
 
 
+def continuous_tops(r: dict[str, Any]) -> list[str]:
+    """Each continuous code's most informative factor (the categorical codes, which carry an accuracy, left out)."""
+    codes = details(r, "factor_codes")["codes"]
+    return [row["factor"] for row in codes.values() if "accuracy" not in row]
+
+
 def continuous_distinct(r: dict[str, Any]) -> bool:
     """Whether every continuous code's most informative factor is a different one (issue 17's criterion)."""
-    codes = details(r, "factor_codes")["codes"]
-    tops = [row["factor"] for row in codes.values() if "accuracy" not in row]
+    tops = continuous_tops(r)
     return len(tops) == len(set(tops))
+
+
+def scale_kept(r: dict[str, Any]) -> bool:
+    """Whether some continuous code has the scale as its most informative factor: the levers that take the size
+    away from the categorical code can leave it to no code at all (docs/results.md, "Shapes")."""
+    return "scale" in continuous_tops(r)
 
 
 def code_cell(row: dict[str, Any]) -> str:
@@ -190,8 +202,10 @@ def main() -> None:
     for method, runs in results.items():
         found = sum(numbers(r)["shape accuracy"] >= SHAPE_FOUND for _, r in runs)
         distinct = sum(continuous_distinct(r) for _, r in runs)
+        scale = sum(scale_kept(r) for _, r in runs)
         print(f"{method}: the categorical code found the shape (shape accuracy ≥ {SHAPE_FOUND}) on {found} of "
-              f"{len(runs)} seeds; the continuous codes' top factors all distinct on {distinct} of {len(runs)}")
+              f"{len(runs)} seeds; the continuous codes' top factors all distinct on {distinct} of {len(runs)}; "
+              f"the scale some continuous code's top factor on {scale} of {len(runs)}")
 
 
 if __name__ == "__main__":

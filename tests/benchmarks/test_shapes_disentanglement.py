@@ -38,6 +38,13 @@ def test_continuous_codes_count_as_distinct_only_when_no_two_share_a_top_factor(
                                                  "c5": "shape"}))
 
 
+def test_the_scale_counts_as_kept_only_when_a_continuous_code_has_it_on_top(bench) -> None:
+    assert bench.scale_kept(_saved({"c1": "shape", "c2": "pos_y", "c3": "scale", "c4": "pos_x", "c5": "shape"}))
+    # c1 on the scale does not count: the question is whether a continuous code is left with it
+    assert not bench.scale_kept(_saved({"c1": "scale", "c2": "pos_y", "c3": "shape", "c4": "pos_x", "c5": "shape"}))
+    assert not bench.scale_kept(_saved({"c1": "shape", "c2": "pos_y", "c3": "shape", "c4": "pos_x", "c5": "shape"}))
+
+
 def test_jobs_below_one_is_refused_in_one_line() -> None:
     proc = subprocess.run([sys.executable, str(BENCH), "--jobs", "0"], capture_output=True, text=True)
     assert proc.returncode == 2 and "--jobs must be at least 1" in proc.stderr and "Traceback" not in proc.stderr
