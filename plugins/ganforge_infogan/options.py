@@ -236,7 +236,7 @@ class MutualInformationPlusOptions(MutualInformationOptions):
 
     @field_validator("normalize_radius", "normalize_antialias", "normalize_blur")
     @classmethod
-    def _needs_normalize(cls, value: float, info: ValidationInfo) -> float:
+    def _needs_normalize(cls, value: float | bool, info: ValidationInfo) -> float | bool:
         default = cls.model_fields[str(info.field_name)].default
         if value != default and not info.data.get("normalize_size", False):
             raise ValueError(f"{info.field_name} needs normalize_size = true (it changes the normalised image)")

@@ -163,16 +163,17 @@ def size_mismatch(log_size: Tensor, category: Tensor, k: int) -> Tensor:
     and ``category`` (B,) in [0, k), the squared gaps between each category's mean and standard deviation and
     the whole batch's, in units of the batch's variance (held fixed), averaged over the categories present.
     0 when every category draws the same sizes; about 2 per category for categories that split the sizes."""
-    mean, var = log_size.mean(), log_size.var(unbiased=False).detach().clamp_min(1e-6)
-    std = (log_size - mean).pow(2).mean().clamp_min(1e-12).sqrt()
+    def std(t: Tensor) -> Tensor:  # population standard deviation, (); differentiable at 0 spread too
+        return (t - t.mean()).pow(2).mean().clamp_min(1e-12).sqrt()
+
+    mean, spread = log_size.mean(), std(log_size)
+    var = log_size.var(unbiased=False).detach().clamp_min(1e-6)
     gaps = []
     for j in range(k):
         part = log_size[category == j]  # (n_j,)
         if part.numel() < 2:
             continue
-        part_mean = part.mean()
-        part_std = (part - part_mean).pow(2).mean().clamp_min(1e-12).sqrt()
-        gaps.append(((part_mean - mean) ** 2 + (part_std - std) ** 2) / var)
+        gaps.append(((part.mean() - mean) ** 2 + (std(part) - spread) ** 2) / var)
     return torch.stack(gaps).mean() if gaps else log_size.new_zeros(())
 
 
@@ -319,28 +320,29 @@ class MutualInformationPlus(MutualInformation):
             out[f.name] = F.softplus(-real).mean() + F.softplus(fake).mean()
         return out
 
-    def _with_cluster(self, terms: Terms, parts: dict[str, Tensor]) -> Terms:
-        """``terms`` plus the weighted cluster-critic loss (``parts``: name → () per code) and its per-code logs."""
-        loss = self.options.cluster_critic * torch.stack(list(parts.values())).sum()
-        return Terms(losses={**terms.losses, "cluster": loss},
-                     logs={**terms.logs, **{f"cluster/{k}": v.detach() for k, v in parts.items()}})
+    @staticmethod
+    def _with_parts(terms: Terms, key: str, weight: float, parts: dict[str, Tensor]) -> Terms:
+        """``terms`` plus the loss ``key``: ``weight`` × the sum of ``parts`` (categorical code name → ()), each part
+        logged as ``key/name``."""
+        loss = weight * torch.stack(list(parts.values())).sum()
+        return Terms(losses={**terms.losses, key: loss},
+                     logs={**terms.logs, **{f"{key}/{k}": v.detach() for k, v in parts.items()}})
 
     def generator_terms(self, view: StepView) -> Terms:
         terms = super().generator_terms(view)
         if self.projection:
-            terms = self._with_cluster(terms, self._cluster_critic(view, None))
-        return self._with_size_match(terms, view) if self.options.size_match > 0 else terms
+            terms = self._with_parts(terms, "cluster", self.options.cluster_critic, self._cluster_critic(view, None))
+        if self.options.size_match > 0:
+            terms = self._with_parts(terms, "size", self.options.size_match, self._size_mismatch(view))
+        return terms
 
-    def _with_size_match(self, terms: Terms, view: StepView) -> Terms:
-        """``terms`` plus G's size-matching loss: per categorical code, the gap between its categories' object
-        sizes in the generated batch and the batch's (:func:`size_mismatch`), so a category cannot be a size."""
+    def _size_mismatch(self, view: StepView) -> dict[str, Tensor]:
+        """G's size-matching loss per categorical code, name → (): the gap between its categories' object sizes
+        in the generated batch and the batch's (:func:`size_mismatch`), so a category cannot be a size."""
         _, _, rms, _ = object_moments(view.fake)  # (B,) RMS radius per generated image
         log_size = rms.log()  # (B,)
-        parts = {f.name: size_mismatch(log_size, view.latent.codes[f.name].long(), f.posterior_width)
-                 for f in self.categorical}
-        loss = self.options.size_match * torch.stack(list(parts.values())).sum()
-        return Terms(losses={**terms.losses, "size": loss},
-                     logs={**terms.logs, **{f"size/{k}": v.detach() for k, v in parts.items()}})
+        return {f.name: size_mismatch(log_size, view.latent.codes[f.name].long(), f.posterior_width)
+                for f in self.categorical}
 
     def critic_terms(self, view: StepView) -> Terms:
         terms = super().critic_terms(view)
@@ -353,7 +355,7 @@ class MutualInformationPlus(MutualInformation):
         with torch.set_grad_enabled(real_terms):  # the cluster critic alone only needs Q's argmax
             logits = self._categorical_logits(view, view.real, view.real_features)  # name → (B, K): Q on the reals
         if self.projection:
-            terms = self._with_cluster(terms, self._cluster_critic(view, logits))
+            terms = self._with_parts(terms, "cluster", self.options.cluster_critic, self._cluster_critic(view, logits))
         if not real_terms:
             return terms
         aug_logits: dict[str, Tensor] = {}
