@@ -8,7 +8,9 @@ is timed (wall clock, and CPU time, which does not depend on what else the machi
 with the registered ground-truth metrics (Q's codes on the real images): shape accuracy of the
 categorical code (Hungarian), MIG, FactorVAE score, each code's most informative factor, and the
 generator's side: whether each category of c1 *draws* one shape (the evaluator classifier's shape of
-G's samples, Hungarian-matched to c1: "G shape accuracy"). Prints
+G's samples, Hungarian-matched to c1: "G shape accuracy") and, whatever the codes, whether G draws every
+shape at all (the share of its samples the evaluator calls its least drawn shape, and the worst shape's
+domain FID to that shape's real images: metric ``class_coverage``). Prints
 markdown tables: median (min–max) over seeds per method, then every run.
 
 ``--jobs N`` trains N runs at once (each child should then get one thread: ``OMP_NUM_THREADS=1``). Two
@@ -45,7 +47,8 @@ METHODS: dict[str, list[str]] = {
     "infogan": [],
     "vanilla": ["model.method=vanilla", "regularizers[0].generator_reward=false"],
 }
-METRICS = ["code_accuracy", "mutual_information", "factor_codes", "mig", "factor_vae", "generated_code_accuracy"]
+METRICS = ["code_accuracy", "mutual_information", "factor_codes", "mig", "factor_vae", "generated_code_accuracy",
+           "class_coverage"]
 DONE, EVAL = "finished.json", "eval.json"
 SHAPE_FOUND = 0.9  # shape accuracy from which a run counts as having found the shape (issue 17's median target)
 
@@ -118,6 +121,10 @@ def numbers(r: dict[str, Any]) -> dict[str, float]:
         # the least shape-like of G's categories: its domain FID to the real shape it is matched to
         "G worst category FID": max(details(r, "generated_code_accuracy")["c1"].get("category_fid", {}).values(),
                                     default=float("nan")),
+        # whatever the codes: does G draw every shape (its least drawn shape's share, 0.33 in the data), and how
+        # like a real one is its least real-looking shape (domain FID to that shape's real images; floor ~1.7)
+        "G smallest shape share": min(details(r, "class_coverage")["generated_share"]),
+        "G worst shape FID": max(details(r, "class_coverage")["class_fid"].values(), default=float("nan")),
         "MIG": details(r, "mig")["mig"],
         "FactorVAE": details(r, "factor_vae")["score"],
         "L_I total, training (nats)": last_logged(r["run"], "generator", "L_I"),

@@ -1,5 +1,6 @@
-"""Sample-quality metrics in the evaluator's feature space: domain FID, classifier score, label accuracy, and how
-well each unsupervised categorical code picks the evaluator's class of what G draws (generated code accuracy).
+"""Sample-quality metrics in the evaluator's feature space: domain FID, classifier score, label accuracy, how
+well each unsupervised categorical code picks the evaluator's class of what G draws (generated code accuracy),
+and which classes G draws at all, and how well (class coverage).
 
 All of them share one evaluator (``ganforge.evaluator``, trained on the run's labelled real data and
 cached) and one set of generated samples per evaluation, kept in ``EvalRun.cache``. The math is in
@@ -222,3 +223,44 @@ class GeneratedCodeAccuracy(Metric):
                                       reference_label="one class's real halves"))
         first = categorical[0].name
         return MetricResult(tuple(heads), details, score=details[first]["accuracy"], note=EVALUATOR_NOTE)
+
+
+class ClassCoverage(Metric):
+    """Any generator on labelled data: which classes G draws, in what shares, and how much like the real ones.
+
+    The evaluator classifies G's samples; each class's share is set beside its share of the real images (their
+    KL divergence, 0 when G draws the classes as often as the data holds them), and the samples it calls class
+    y get their domain FID to class y's real images. A GAN that never draws a class (mode dropping) shows a
+    share near 0; one that draws something the evaluator merely calls y (it must call everything some class)
+    shows a large FID for y beside the floor of two halves of one class's real images. Needs no code, so it
+    answers for a vanilla GAN too whether this generator and critic can draw every class.
+    """
+
+    name = "class_coverage"
+    requires = "needs labelled data, at least 100 images"
+
+    def applies(self, run: EvalRun) -> bool:
+        return _labelled(run)
+
+    def compute(self, run: EvalRun) -> MetricResult:
+        real, _ = real_embedding(run)  # (N, D)
+        real_labels = run.cache["real_labels"]  # (N,)
+        fake, probs, _ = generated_embedding(run)  # (M, D), (M, K)
+        classes = run.data.num_classes
+        assert classes is not None  # applies() checked
+        drawn = probs.argmax(1)  # (M,) the evaluator's class of each sample
+        fake_share = torch.bincount(drawn, minlength=classes).double() / len(drawn)  # (K,)
+        real_share = torch.bincount(real_labels.long(), minlength=classes).double() / len(real_labels)  # (K,)
+        seen = fake_share > 0
+        kl = float((fake_share[seen] * (fake_share[seen] / real_share[seen]).log()).sum())  # KL(generated ‖ real)
+        fids = category_fids(real, real_labels, fake, drawn, {k: k for k in range(classes)})
+        details = {"generated_share": fake_share.tolist(), "real_share": real_share.tolist(), "share_kl": kl,
+                   "class_fid": fids, "class_halves_fid": class_halves_fid(real, real_labels), "samples": len(drawn)}
+        heads = [Headline("class share KL", kl, key="share_kl", higher_is_better=False, format="{:.3f}"),
+                 Headline("smallest class share", float(fake_share.min()), key="smallest_share",
+                          reference=float(real_share.min()), reference_label="the real images'")]
+        if fids:
+            heads.append(Headline("worst class FID", max(fids.values()), key="worst_fid", higher_is_better=False,
+                                  format="{:.1f}", reference=details["class_halves_fid"],
+                                  reference_label="one class's real halves"))
+        return MetricResult(tuple(heads), details, score=kl, higher_is_better=False, note=EVALUATOR_NOTE)

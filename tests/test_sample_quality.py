@@ -1,7 +1,9 @@
-"""generated_code_accuracy: does G draw one class per category of an unsupervised code (on constructed samples)."""
+"""generated_code_accuracy and class_coverage: does G draw one class per category of an unsupervised code, and
+every class at all (on constructed samples)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ganforge.interfaces import OneHotFactor
-from ganforge.sample_quality import GeneratedCodeAccuracy
+from ganforge.sample_quality import ClassCoverage, GeneratedCodeAccuracy
 
 K, N, D = 3, 600, 4
 CENTRES = 6.0 * torch.eye(K, D)  # (K, D) each class's mean evaluator feature
@@ -111,3 +113,38 @@ def test_a_category_called_a_class_but_drawing_something_else_has_a_large_fid() 
     assert fids[0] < 1.0 and fids[1] < 1.0 and fids[2] > 1000  # ≈ ‖(40,…) − centre‖² over D = 4 dims
     worst = {h.key: h for h in noisy.headlines}["c1/worst_fid"]
     assert worst.value == fids[2] and worst.higher_is_better is False and worst.reference == noisy.details["c1"]["class_halves_fid"]
+
+
+def _coverage(drawn: torch.Tensor, noise: torch.Tensor | None = None) -> Any:
+    run = _Run(_Spec([]), drawn, torch.zeros(N, dtype=torch.long), noise=noise)
+    metric = ClassCoverage()
+    assert metric.applies(run)  # type: ignore[arg-type]  (no code needed: a vanilla GAN has none)
+    return metric.compute(run)  # type: ignore[arg-type]
+
+
+def test_class_coverage_of_a_generator_drawing_the_real_mix_is_zero_kl() -> None:
+    result = _coverage(torch.arange(N) % K)  # each class a third, as the real images
+    assert result.details["share_kl"] == pytest.approx(0.0, abs=1e-9)
+    assert result.details["generated_share"] == pytest.approx([1 / K] * K)
+    assert max(result.details["class_fid"].values()) < 1.0
+    assert {h.key: h.value for h in result.headlines}["smallest_share"] == pytest.approx(1 / K)
+
+
+def test_class_coverage_shows_a_dropped_class() -> None:
+    drawn = torch.arange(N) % 2  # classes 0 and 1 half each, class 2 never drawn
+    result = _coverage(drawn)
+    assert result.details["generated_share"][2] == 0.0
+    assert result.details["share_kl"] == pytest.approx(math.log(3 / 2))  # Σ ½ log(½ / ⅓)
+    assert 2 not in result.details["class_fid"]  # no sample of class 2 to compare
+    assert result.score == result.details["share_kl"] and result.higher_is_better is False
+
+
+def test_class_coverage_gives_away_samples_merely_called_a_class() -> None:
+    drawn = torch.arange(N) % K
+    fids = _coverage(drawn, noise=drawn == 2).details["class_fid"]
+    assert fids[0] < 1.0 and fids[1] < 1.0 and fids[2] > 1000
+
+
+def test_class_coverage_needs_labelled_data() -> None:
+    codes = torch.arange(N) % K
+    assert not ClassCoverage().applies(_Run(_Spec([]), codes, codes, _Data(num_classes=None)))  # type: ignore[arg-type]

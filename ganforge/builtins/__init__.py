@@ -68,6 +68,9 @@ def register_metrics(register: Any) -> None:
     register("generated_code_accuracy", "ganforge.sample_quality:GeneratedCodeAccuracy",
              help="Categorical codes: Hungarian accuracy of each code's value for the evaluator's class of G's samples, "
                   "and each category's domain FID to its matched class.")
+    register("class_coverage", "ganforge.sample_quality:ClassCoverage",
+             help="Any generator: the share of G's samples the evaluator calls each class (KL to the real shares) "
+                  "and each class's domain FID to its real images.")
 
 
 @hookimpl
