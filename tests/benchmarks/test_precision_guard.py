@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 @pytest.fixture(scope="module")
-def guard():
-    spec = importlib.util.spec_from_file_location("precision_guard", BENCH / "precision_guard.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+def guard(load_benchmark):
+    return load_benchmark("precision_guard")
 
 
 def test_the_rule_wants_each_median_inside_the_other_groups_range(guard) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -14,11 +13,8 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "shapes_disentangle
 
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("shapes_disentanglement", BENCH)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+def bench(load_benchmark):
+    return load_benchmark("shapes_disentanglement")
 
 
 def _saved(tops: dict[str, str]) -> dict[str, Any]:

@@ -1,0 +1,56 @@
+"""benchmarks/shapes_generator.py: the plain recipe it derives validates, and its refusals of bad arguments."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "shapes_generator.py"
+SHAPES_RECIPE = BENCH.parents[1] / "recipes" / "infogan_shapes.toml"
+
+
+@pytest.fixture(scope="module")
+def bench(load_benchmark):
+    return load_benchmark("shapes_generator")
+
+
+def _validate(recipe: dict, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "plain.toml"
+    path.write_text(tomli_w.dumps(recipe))
+    return subprocess.run([sys.executable, "-m", "ganforge", "validate", str(path)], capture_output=True, text=True)
+
+
+def test_the_plain_recipe_keeps_data_and_networks_and_drops_every_regularizer(bench, tmp_path: Path) -> None:
+    base = tomllib.loads(SHAPES_RECIPE.read_text())
+    assert base["regularizers"]  # the InfoGAN recipe has its MI regularizer ...
+    plain = bench.plain_recipe(base, None, None, None)
+    assert "regularizers" not in plain and plain["model"]["method"] == "vanilla"  # ... the plain GAN none
+    assert plain["data"] == base["data"] and plain["latent"] == base["latent"]
+    assert plain["generator"] == base["generator"] and plain["critic"] == base["critic"]
+    assert base["model"]["method"] == "infogan"  # the loaded recipe is not changed in place
+    proc = _validate(plain, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "method vanilla" in proc.stdout and "generator spatial_broadcast, critic mlp" in proc.stdout
+
+
+def test_networks_are_swapped_for_their_defaults_and_r1_added(bench, tmp_path: Path) -> None:
+    plain = bench.plain_recipe(tomllib.loads(SHAPES_RECIPE.read_text()), "dcgan", "dcgan", 10.0)
+    assert plain["generator"] == {"kind": "dcgan"} and plain["critic"] == {"kind": "dcgan"}
+    assert plain["regularizers"] == [{"kind": "r1", "gamma": 10.0}]
+    proc = _validate(plain, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "generator dcgan, critic dcgan" in proc.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [(["--jobs", "0"], "--jobs must be at least 1"),
+                                               (["--steps", "0"], "--steps must be positive"),
+                                               (["--recipe", "no-such.toml"], "--recipe no-such.toml")])
+def test_bad_arguments_are_refused_in_one_line(args: list[str], message: str, tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, str(BENCH), *args, "--out", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "plain.toml").exists()  # refused before anything was written
