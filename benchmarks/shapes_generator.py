@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
+import math
 import shutil
 import statistics
 import subprocess
@@ -60,7 +61,7 @@ def train(recipe: Path, seed: int, steps: list[int], out: Path, extra: list[str]
     shutil.rmtree(run_dir, ignore_errors=True)
     parent = out / f"_training-{seed}"
     shutil.rmtree(parent, ignore_errors=True)
-    every = min(steps) if all(s % min(steps) == 0 for s in steps) else 1000
+    every = math.gcd(*steps)  # a checkpoint at every listed step (and between them, if they are not multiples)
     sets = [f"run.seed={seed}", f"train.steps={max(steps)}", f"train.checkpoint_every={every}",
             f"train.sample_every={every}", f"train.keep_checkpoints={max(steps) // every + 1}"]
     cmd = [sys.executable, "-m", "ganforge", "run", str(recipe), *[a for s in sets for a in ("--set", s)],

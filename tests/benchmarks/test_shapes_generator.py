@@ -54,3 +54,16 @@ def test_bad_arguments_are_refused_in_one_line(args: list[str], message: str, tm
     proc = subprocess.run([sys.executable, str(BENCH), *args, "--out", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "plain.toml").exists()  # refused before anything was written
+
+
+@pytest.mark.slow
+def test_a_tiny_run_is_evaluated_at_each_listed_step(tmp_path: Path) -> None:
+    """End to end on 600 shapes: one run to 50 steps, evaluated at 20 and 50 (not multiples of each other)."""
+    proc = subprocess.run([sys.executable, str(BENCH), "--steps", "20", "50", "--out", str(tmp_path), "--",
+                           "--set", "data.size=600"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| 0 |")]
+    assert [row.split("|")[2].strip() for row in rows] == ["20", "50"]
+    assert (tmp_path / "seed-0" / "eval-20.json").exists() and (tmp_path / "seed-0" / "eval-50.json").exists()
+    shares = [float(x) for x in rows[-1].split("|")[3:6]]  # square / ellipse / heart shares
+    assert sum(shares) == pytest.approx(1.0, abs=2e-3)
