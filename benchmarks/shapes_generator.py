@@ -11,9 +11,9 @@ its real images (two halves of one shape's real images: about 1.7) and the domai
 Prints one markdown row per (seed, step) and, for several seeds, the median per step.
 
 ``--generator KIND`` / ``--critic KIND`` replace a network by that kind with its defaults (set its keys with
-``--set generator.width=32`` etc.); ``--r1 GAMMA`` adds the core R1 penalty. Finished runs under ``--out``
-are reused (``--fresh`` retrains); ``--jobs N`` trains N seeds at once (give each one thread:
-``OMP_NUM_THREADS=1``).
+``--set generator.width=32`` etc.); ``--r1 GAMMA`` adds the core R1 penalty. A finished run under ``--out``
+is reused when it was trained from the same recipe and command (``--fresh`` retrains); ``--jobs N`` trains N
+seeds at once (give each one thread: ``OMP_NUM_THREADS=1``).
 """
 
 from __future__ import annotations
@@ -54,25 +54,28 @@ def plain_recipe(recipe: dict[str, Any], generator: str | None, critic: str | No
 
 
 def train(recipe: Path, seed: int, steps: list[int], out: Path, extra: list[str], fresh: bool) -> Path:
-    """Train one seed into ``out/seed-N`` with a checkpoint at every step of ``steps``, unless it finished there."""
+    """Train one seed into ``out/seed-N`` with a checkpoint at every step of ``steps``, unless a run of the same
+    recipe and command finished there (another ``--generator``, ``--steps`` or ``--set`` into the same ``--out``
+    retrains rather than reading back a different GAN)."""
     run_dir = out / f"seed-{seed}"
-    if (run_dir / DONE).exists() and not fresh:
-        return run_dir
-    shutil.rmtree(run_dir, ignore_errors=True)
     parent = out / f"_training-{seed}"
-    shutil.rmtree(parent, ignore_errors=True)
     every = math.gcd(*steps)  # a checkpoint at every listed step (and between them, if they are not multiples)
     sets = [f"run.seed={seed}", f"train.steps={max(steps)}", f"train.checkpoint_every={every}",
             f"train.sample_every={every}", f"train.keep_checkpoints={max(steps) // every + 1}"]
     cmd = [sys.executable, "-m", "ganforge", "run", str(recipe), *[a for s in sets for a in ("--set", s)],
            "--out", str(parent), "--no-progress", *extra]
+    what = {"command": cmd[1:], "recipe": recipe.read_text()}  # the interpreter's path may differ between calls
+    if (run_dir / DONE).exists() and not fresh and json.loads((run_dir / DONE).read_text()) == what:
+        return run_dir
+    shutil.rmtree(run_dir, ignore_errors=True)
+    shutil.rmtree(parent, ignore_errors=True)
     print("$", " ".join(cmd), flush=True)
     stdout = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
     made = Path(next(line for line in stdout.splitlines() if line.startswith("run directory: "))
                 .removeprefix("run directory: "))
     made.rename(run_dir)
     parent.rmdir()
-    (run_dir / DONE).write_text(json.dumps({"command": cmd}))
+    (run_dir / DONE).write_text(json.dumps(what))
     return run_dir
 
 
@@ -84,9 +87,10 @@ def evaluate_at(run_dir: Path, step: int, fresh: bool) -> dict[str, Any]:
     from ganforge.evaluation import evaluate
     from ganforge.registry import load_registry
 
-    got = evaluate(run_dir, load_registry(), device="cpu", only=METRICS, step=step).to_json()
-    saved.write_text(json.dumps(got, indent=1, default=str))
-    return json.loads(saved.read_text())  # as a later call reads it back (class keys become strings)
+    text = json.dumps(evaluate(run_dir, load_registry(), device="cpu", only=METRICS, step=step).to_json(),
+                      indent=1, default=str)
+    saved.write_text(text)
+    return json.loads(text)  # as a later call reads it back (class keys become strings)
 
 
 def numbers(r: dict[str, Any], shapes: list[str]) -> dict[str, float]:
@@ -97,6 +101,11 @@ def numbers(r: dict[str, Any], shapes: list[str]) -> dict[str, float]:
     row |= {f"{name} FID": cov["class_fid"].get(str(i), float("nan")) for i, name in enumerate(shapes)}
     row["domain FID"] = r["results"]["domain_fid"]["details"]["fid"]
     return row
+
+
+def cells(row: dict[str, float]) -> str:
+    """A table row's cells: shares and KL to three decimals, FIDs to one."""
+    return " | ".join(f"{v:.3f}" if "share" in c or "KL" in c else f"{v:.1f}" for c, v in row.items())
 
 
 def main() -> None:
@@ -137,8 +146,9 @@ def main() -> None:
     from ganforge.data.shapes import SHAPES
 
     shapes = list(SHAPES)
+    rows = {seed: [numbers(r, shapes) for r in evals] for seed, evals in done.items()}  # per seed, per step
     first = done[args.seeds[0]][0]
-    columns = list(numbers(first, shapes))
+    columns = list(rows[args.seeds[0]][0])
     real = ", ".join(f"{v:.3f}" for v in first["results"]["class_coverage"]["details"]["real_share"])
     floor = first["results"]["class_coverage"]["details"]["class_halves_fid"]
     print(f"\nA plain GAN with {args.recipe.name}'s networks"
@@ -147,15 +157,12 @@ def main() -> None:
           f"{' ' + ' '.join(extra) if extra else ''}; real shares {real}, two halves of one shape's real images FID {floor:.1f}:\n")
     print(f"| seed | step | {' | '.join(columns)} |")
     print("|---|---|" + "---|" * len(columns))
-    for seed, evals in done.items():
-        for step, r in zip(steps, evals, strict=True):
-            print(f"| {seed} | {step} | " + " | ".join(f"{v:.3f}" if "share" in c or "KL" in c else f"{v:.1f}"
-                                                    for c, v in numbers(r, shapes).items()) + " |")
+    for seed, per_step in rows.items():
+        for step, row in zip(steps, per_step, strict=True):
+            print(f"| {seed} | {step} | {cells(row)} |")
     if len(args.seeds) > 1:
         for i, step in enumerate(steps):
-            med = {c: statistics.median(numbers(done[s][i], shapes)[c] for s in args.seeds) for c in columns}
-            print(f"| median | {step} | " + " | ".join(f"{v:.3f}" if "share" in c or "KL" in c else f"{v:.1f}"
-                                                      for c, v in med.items()) + " |")
+            print(f"| median | {step} | {cells({c: statistics.median(rows[s][i][c] for s in args.seeds) for c in columns})} |")
 
 
 if __name__ == "__main__":

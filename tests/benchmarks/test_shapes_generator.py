@@ -67,3 +67,27 @@ def test_a_tiny_run_is_evaluated_at_each_listed_step(tmp_path: Path) -> None:
     assert (tmp_path / "seed-0" / "eval-20.json").exists() and (tmp_path / "seed-0" / "eval-50.json").exists()
     shares = [float(x) for x in rows[-1].split("|")[3:6]]  # square / ellipse / heart shares
     assert sum(shares) == pytest.approx(1.0, abs=2e-3)
+
+
+def test_a_finished_run_is_reused_only_for_the_same_recipe_and_command(bench, tmp_path: Path, monkeypatch) -> None:
+    """Another --set (or --generator, --steps) into the same --out retrains instead of reading back another GAN."""
+    trained: list[list[str]] = []
+
+    def fake_run(cmd: list[str], **_: object) -> subprocess.CompletedProcess[str]:
+        trained.append(cmd)
+        made = Path(cmd[cmd.index("--out") + 1]) / "run"
+        made.mkdir(parents=True)
+        return subprocess.CompletedProcess(cmd, 0, stdout=f"run directory: {made}\n")
+
+    monkeypatch.setattr(bench.subprocess, "run", fake_run)
+    recipe = tmp_path / "plain.toml"
+    recipe.write_text('[run]\nname = "a"\n')
+    bench.train(recipe, 0, [20, 50], tmp_path, [], fresh=False)
+    bench.train(recipe, 0, [20, 50], tmp_path, [], fresh=False)
+    assert len(trained) == 1  # the same recipe and command: reused
+    bench.train(recipe, 0, [20, 50], tmp_path, ["--set", "data.size=700"], fresh=False)
+    assert len(trained) == 2  # another override: retrained
+    recipe.write_text('[run]\nname = "b"\n')
+    bench.train(recipe, 0, [20, 50], tmp_path, ["--set", "data.size=700"], fresh=False)
+    assert len(trained) == 3  # another recipe under the same file name: retrained
+    assert "train.checkpoint_every=10" in trained[0]  # gcd(20, 50): both steps get a checkpoint
