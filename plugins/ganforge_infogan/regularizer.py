@@ -60,7 +60,7 @@ class MutualInformation(Regularizer):
             return {}
         # Q's head runs in float32 even under bf16 autocast: it is ~0.5 % of an iteration's FLOPs, and its outputs
         # are the posteriors whose log-likelihoods are the loss (bf16 logits cost ~0.004 nats of L_I/c1:
-        # docs/performance.md, "Q's head in fp32")
+        # docs/lab/bf16-precision-guard.md, "Q's head in fp32")
         with torch.autocast(features.device.type, enabled=False):
             params = self.q(features.float())  # (B, Σ posterior_width_i) over the trunk factors, in the spec's order
         return dict(zip([f.name for f in self.trunk_factors],
