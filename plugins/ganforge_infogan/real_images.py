@@ -251,7 +251,7 @@ class MutualInformationPlus(MutualInformation):
                 images = gaussian_blur(images, self.options.normalize_blur)  # (B, C, H, W)
         # unlike Q's trunk head (MutualInformation.posterior) this head runs under autocast (bf16 where the CPU
         # has it): in fp32 it cost 4-12 % of the shapes recipe's step and found the shape on 0 of 4 seeds against
-        # 1 of 5 in bf16 (docs/results.md, "Shapes")
+        # 1 of 5 in bf16 (docs/lab/shapes-categorical-code.md)
         return self.encoder[:-1](images)  # (B, 2w)
 
     def _encoded(self, images: Tensor) -> dict[str, Tensor]:
