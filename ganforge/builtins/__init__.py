@@ -44,6 +44,8 @@ def register_datasets(register: Any) -> None:
     register("image_folder", "ganforge.data.torchvision_sources:load_image_folder", o.ImageFolderOptions,
              help="Your own images: one folder per class (torchvision ImageFolder), resized in memory.")
     register("shapes", "ganforge.data.shapes:load", o.ShapesOptions, help="Offline dSprites-style shapes with known factors.")
+    register("glyphs", "ganforge.data.glyphs:load", o.GlyphsOptions,
+             help="Offline stroke-drawn digits 0-9 with known digit, slant, width and scale.")
     register("images", "ganforge.data.torchvision_sources:load_images", o.FlatImagesOptions,
              help="A flat folder of your images (no class sub-folders, e.g. CelebA), labels optional.")
     register("svhn", "ganforge.data.torchvision_sources:load_svhn", o.SVHNOptions,

@@ -118,6 +118,19 @@ class ShapesOptions(BaseModel):
     )
 
 
+class GlyphsOptions(BaseModel):
+    """Procedural stroke glyphs: the digits 0-9 drawn with a pen, with known digit, slant, width and scale."""
+
+    model_config = _STRICT
+    size: int = Field(20000, ge=1, le=2_000_000, description="Number of images pre-rendered into memory.")
+    image_size: Literal[28, 32, 64] = Field(28, description="Height and width in pixels: 28, 32 or 64.")
+    jitter: float = Field(
+        0.03, ge=0, le=0.05, allow_inf_nan=False,
+        description="Size of each stroke's random affine distortion per image (a nuisance, not a factor): "
+        "0 draws every glyph of a factor cell identically.",
+    )
+
+
 class R1Options(BaseModel):
     """R1 / R2: a zero-centred gradient penalty γ/2 · E‖∇ₓD(x)‖² on real (R1) or generated (R2) images."""
 
