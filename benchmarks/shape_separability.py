@@ -71,7 +71,7 @@ def train_iic(x: Tensor, y: Tensor, train_n: int, steps: int, label: str, overri
     start = time.perf_counter()
     for step in range(1, steps + 1):
         xb = x[torch.randint(0, train_n, (64,))]
-        aug = augment(xb, None, o.shift, o.rotation, o.scale)
+        aug = augment(xb, None, o.shift, o.rotation, o.scale, o.shear)
         gap = pair_information_gap(net(xb).softmax(1), net(aug).softmax(1))
         opt.zero_grad()
         gap.backward()

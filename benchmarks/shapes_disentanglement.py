@@ -53,16 +53,19 @@ DONE, EVAL = "finished.json", "eval.json"
 SHAPE_FOUND = 0.9  # shape accuracy from which a run counts as having found the shape (issue 17's median target)
 
 
-def train(method: str, seed: int, out: Path, extra: list[str], fresh: bool) -> Path:
-    """Train one (method, seed) into ``out/method/seed-N`` unless it already finished there."""
+def train(method: str, seed: int, out: Path, extra: list[str], fresh: bool, recipe: Path = RECIPE,
+          sets: list[str] | None = None) -> Path:
+    """Train one (method, seed) of ``recipe`` into ``out/method/seed-N`` unless it already finished there
+    (``sets``: the method's ``--set`` overrides, by default those of :data:`METHODS`)."""
     run_dir = out / method / f"seed-{seed}"
     if (run_dir / DONE).exists() and not fresh:
         return run_dir
     shutil.rmtree(run_dir, ignore_errors=True)
     parent = out / method / f"_training-{seed}"  # one per run, so runs of one method can train side by side
     shutil.rmtree(parent, ignore_errors=True)
-    sets = [a for o in [*METHODS[method], f"run.seed={seed}"] for a in ("--set", o)]
-    cmd = [sys.executable, "-m", "ganforge", "run", str(RECIPE), *sets, "--out", str(parent), "--no-progress", *extra]
+    overrides = METHODS[method] if sets is None else sets
+    args = [a for o in [*overrides, f"run.seed={seed}"] for a in ("--set", o)]
+    cmd = [sys.executable, "-m", "ganforge", "run", str(recipe), *args, "--out", str(parent), "--no-progress", *extra]
     print("$", " ".join(cmd), flush=True)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
@@ -161,17 +164,28 @@ def code_cell(row: dict[str, Any]) -> str:
     return f"{row['factor']} {row['normalized_mi']:.2f}"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
-    parser.add_argument("--out", type=Path, default=Path("bench-runs/shapes"))
+def sweep_parser(doc: str | None, seeds: list[int], out: Path) -> argparse.ArgumentParser:
+    """The flags every seed-sweep benchmark takes: --seeds, --out, --fresh, --jobs (and ``--`` for ganforge run)."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=seeds)
+    parser.add_argument("--out", type=Path, default=out)
     parser.add_argument("--fresh", action="store_true", help="retrain and re-evaluate runs that already finished")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained (and evaluated) at once")
+    return parser
+
+
+def parse_sweep(parser: argparse.ArgumentParser) -> tuple[argparse.Namespace, list[str]]:
+    """The parsed flags and the rest, which go to ``ganforge run`` as is."""
     args, extra = parser.parse_known_args()
-    extra = [a for a in extra if a != "--"]
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
+    return args, [a for a in extra if a != "--"]
+
+
+def main() -> None:
+    parser = sweep_parser(__doc__, [0, 1, 2], Path("bench-runs/shapes"))
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
+    args, extra = parse_sweep(parser)
 
     def one(seed: int, method: str) -> dict[str, Any]:
         r = evaluate_run(train(method, seed, args.out, extra, args.fresh), args.fresh)

@@ -101,6 +101,7 @@ def split_seeds(seeds: list[str] | None, targets: list[str]) -> tuple[list[int],
 #: torchvision's other source (the networks size themselves from the images).
 PRESETS: dict[str, tuple[str, list[str]]] = {
     "mnist": ("mnist", []),
+    "glyphs": ("glyphs", []),
     "shapes": ("shapes", []),
     "fashion-mnist": ("mnist", ["data.source=fashion_mnist"]),
     "cifar10": ("mnist", ["data.source=cifar10"]),
@@ -303,8 +304,8 @@ def run_comparison(names: list[str], registry: Registry, *, overrides: list[str]
                 try:
                     run_dir, wall = train_target(target, seed, overrides, steps, out_dir, registry, device, progress, say)
                 except DataError as exc:
-                    raise DataError(f"{exc}. Offline: `ganforge compare {' '.join(names)} --data shapes` trains on the "
-                                    "embedded procedural shapes, or use local MNIST idx files: "
+                    raise DataError(f"{exc}. Offline: `ganforge compare {' '.join(names)} --data glyphs` trains on the "
+                                    "embedded stroke-drawn digits, or use local MNIST idx files: "
                                     "--set data.source=idx --set data.path=DIR") from None
                 jobs.append((target.label, seed, run_dir, wall))
     eval_device = select_device(device or "auto")

@@ -145,9 +145,13 @@ def train_here(resolved: Any, registry: Any, *, resume: Path | None, out: str | 
     """
     from ganforge.devices import select_device
     from ganforge.engine import train
+    from ganforge.evaluation import check_metric_names, final_evaluation
     from ganforge.runs import new_run_dir, remove_if_unused, summary
 
-    world = init_from_env(select_device(device or resolved.recipe.run.device), backend)
+    final_eval = resolved.recipe.train.final_eval
+    check_metric_names(final_eval, registry, "train.final_eval")
+    dev = select_device(device or resolved.recipe.run.device)
+    world = init_from_env(dev, backend)
     try:
         run_dir = resume or world.broadcast_object(  # one run directory, made by rank 0
             new_run_dir(resolved.recipe.run.name, out or resolved.recipe.run.out) if world.is_main else None)
@@ -166,7 +170,12 @@ def train_here(resolved: Any, registry: Any, *, resume: Path | None, out: str | 
         raise
     world.close(together=True)
     if world.is_main:
+        evaluation = final_evaluation(run_dir, registry, final_eval, world.place(dev)) if final_eval else None
         echo("\n".join(summary(run_dir, result.step, result.metrics, resolved, wall_s=time.monotonic() - started)))
+        if evaluation is not None:
+            from ganforge.report import print_eval
+
+            print_eval(evaluation)
     if world.active:
         exit_now(0)
 

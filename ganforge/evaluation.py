@@ -155,6 +155,26 @@ def evaluate(run_dir: str | Path, registry: Registry, overrides: list[str] | tup
     return Evaluation(str(loaded.run_dir), loaded.step, data.description, results, not_applicable)
 
 
+EVAL_FILE = "eval.json"
+
+
+def check_metric_names(names: list[str], registry: Registry, key: str) -> None:
+    """Fail before training when ``key`` (e.g. ``train.final_eval``) names a metric no plugin registers."""
+    unknown = sorted(set(names) - set(registry.names("metric")))
+    if unknown:
+        raise GanforgeError(f"{key}: no metric {unknown[0]!r}; the metrics are: {', '.join(registry.names('metric'))}")
+
+
+def final_evaluation(run_dir: Path, registry: Registry, names: list[str], device: torch.device | str) -> Evaluation:
+    """``train.final_eval``: the named metrics on the run's newest checkpoint, also written to ``RUN_DIR/eval.json``."""
+    from ganforge.checkpoint import atomic_write
+
+    with torch.random.fork_rng(devices=[device] if torch.device(device).type == "cuda" else []):
+        result = evaluate(run_dir, registry, device=device, only=names)
+    atomic_write(Path(run_dir) / EVAL_FILE, json.dumps(result.to_json(), indent=2, default=str).encode())
+    return result
+
+
 def tracked_over_checkpoints(registry: Registry) -> list[str]:
     """The metrics cheap enough to evaluate at every kept checkpoint (``Metric.over_checkpoints``)."""
     out = []

@@ -185,6 +185,11 @@ class TrainSection(BaseModel):
         None, ge=1, le=10**9,
         description="Steps between keep_best evaluations; a multiple of checkpoint_every (default: checkpoint_every).",
     )
+    final_eval: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]] = Field(
+        default_factory=list, max_length=32,
+        description="Registered metrics to evaluate once on the final checkpoint (e.g. ['factor_codes']): printed "
+        "with the end-of-run summary and written to RUN_DIR/eval.json, as `ganforge eval RUN_DIR --metric ...` would.",
+    )
     loggers: list[Literal["tensorboard"]] = Field(
         default_factory=list,
         description="Built-in loggers besides metrics.jsonl: 'tensorboard' writes scalars, sample grids and traversals "

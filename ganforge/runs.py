@@ -176,7 +176,9 @@ def summary(run_dir: Path, step: int, metrics: dict[str, float], resolved: Resol
     if samples:
         lines.append(f"  samples/      {len(samples)} grids, newest {samples[-1].name}")
     if traversals:
-        lines.append(f"  traversals/   {len(traversals)} grids, one per factor and sample step")
+        newest = max(p.stem.rsplit("-step-", 1)[-1] for p in traversals)
+        names = " ".join(p.name for p in traversals if p.stem.endswith(f"-step-{newest}"))
+        lines.append(f"  traversals/   {len(traversals)} grids, one per factor and sample step; newest: {names}")
     if kept:
         lines.append(f"  checkpoints/  {len(kept)} kept, newest step {int(kept[-1].stem.removeprefix('step-'))}")
     if (run_dir / METRICS_FILE).is_file():

@@ -201,12 +201,14 @@ def test_data_presets_pick_each_methods_recipe(full_registry: Registry) -> None:
     (shapes_info, shapes_plain) = plan_targets(["infogan", "vanilla"], full_registry, data="shapes")
     assert shapes_info.recipe == ROOT / "recipes" / "infogan_shapes.toml" and shapes_info.preset == []
     assert shapes_plain.recipe == ROOT / "recipes" / "vanilla_shapes.toml"
+    glyphs = plan_targets(["infogan", "vanilla", "cgan"], full_registry, data="glyphs")
+    assert [t.recipe.name for t in glyphs] == ["infogan_glyphs.toml", "vanilla_glyphs.toml", "cgan_glyphs.toml"]
     (fashion,) = plan_targets(["cgan"], full_registry, data="fashion-mnist")
     assert fashion.recipe == ROOT / "recipes" / "cgan_mnist.toml" and fashion.preset == ["data.source=fashion_mnist"]
     (plus,) = plan_targets(["infogan_plus"], full_registry, data="fashion-mnist")  # named recipes take presets too
     assert plus.recipe == ROOT / "recipes" / "infogan_plus_mnist.toml" and plus.preset == ["data.source=fashion_mnist"]
     with pytest.raises(GanforgeError, match=r"no recipe for method 'cgan' with --data shapes .* cgan has: cifar10, "
-                                            r"fashion-mnist, mnist"):
+                                            r"fashion-mnist, glyphs, mnist"):
         plan_targets(["cgan"], full_registry, data="shapes")
 
 
@@ -248,7 +250,8 @@ def test_offline_mnist_fails_in_one_line_with_both_ways_out(tmp_path: Path, monk
     assert result.exit_code == 4 and "Traceback" not in result.output
     errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, result.output
-    assert "--data shapes" in errors[0] and "--set data.source=idx --set data.path=DIR" in errors[0]
+    assert "`ganforge compare infogan vanilla --data glyphs`" in errors[0]
+    assert "--set data.source=idx --set data.path=DIR" in errors[0]
     assert "set download = true" not in errors[0]  # download already was true: no wrong advice
 
 

@@ -143,6 +143,9 @@ class MutualInformationPlusOptions(MutualInformationOptions):
                             description="Augmentation: largest rotation, in degrees, either way.")
     scale: float = Field(0.1, ge=0, le=0.5, allow_inf_nan=False,
                          description="Augmentation: scale factor drawn from [1 − scale, 1 + scale].")
+    shear: float = Field(0.0, ge=0, le=1, allow_inf_nan=False,
+                         description="Augmentation: largest horizontal shear x += s·y, |s| <= shear (a change of slant), so a "
+                         "category cannot mean a slant; 0: none.")
     until_step: int | None = Field(
         None, ge=1, le=10**9,
         description="Apply the real-image terms only before this generator step (a warm-up: they set the categories "

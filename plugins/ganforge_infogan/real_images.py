@@ -78,9 +78,11 @@ def pair_information_gap(probs: Tensor, aug_probs: Tensor) -> Tensor:
 NORMAL_RADIUS = 0.4
 
 
-def augment(x: Tensor, generator: torch.Generator | None, shift: float, rotation: float, scale: float) -> Tensor:
+def augment(x: Tensor, generator: torch.Generator | None, shift: float, rotation: float, scale: float,
+            shear: float = 0.0) -> Tensor:
     """A random affine map per image of ``x`` (B, C, H, W) in [-1, 1]: shift up to ``shift`` px, rotation up to
-    ``rotation`` degrees, scaling in [1 − scale, 1 + scale]; the border is filled with the background (−1)."""
+    ``rotation`` degrees, scaling in [1 − scale, 1 + scale] and, when ``shear`` > 0, a horizontal shear
+    x += s·y with s in [−shear, shear] (a slant); the border is filled with the background (−1)."""
     b, _, h, w = x.shape
     dev = x.device
 
@@ -91,7 +93,9 @@ def augment(x: Tensor, generator: torch.Generator | None, shift: float, rotation
     factor = 1 + uniform(b) * scale
     tx, ty = uniform(b) * 2 * shift / w, uniform(b) * 2 * shift / h  # in the [-1, 1] grid units
     cos, sin = angle.cos() / factor, angle.sin() / factor
-    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)  # (B, 2, 3)
+    # rotation·scaling times the shear [[1, s], [0, 1]]; drawn only when asked, so shear = 0 keeps the old stream
+    s = uniform(b) * shear if shear > 0 else torch.zeros_like(cos)
+    theta = torch.stack([torch.stack([cos, cos * s - sin, tx], 1), torch.stack([sin, sin * s + cos, ty], 1)], 1)  # (B, 2, 3)
     grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
     return grid_sample_background(x, grid)
 
@@ -270,7 +274,7 @@ class MutualInformationPlus(MutualInformation):
         (differentiable: G's reward goes through the warp)."""
         o = self.options
         if o.fake_augmentation:
-            images = augment(images, None, o.shift, o.rotation, o.scale)  # (B, C, H, W)
+            images = augment(images, None, o.shift, o.rotation, o.scale, o.shear)  # (B, C, H, W)
         return super()._terms(features, codes, images, step)
 
     def posterior_of(self, features: Tensor, images: Tensor) -> dict[str, Tensor]:
@@ -360,7 +364,7 @@ class MutualInformationPlus(MutualInformation):
             return terms
         aug_logits: dict[str, Tensor] = {}
         if o.consistency > 0 or o.pairs > 0:
-            aug = augment(view.real.detach(), None, o.shift, o.rotation, o.scale)  # (B, C, H, W)
+            aug = augment(view.real.detach(), None, o.shift, o.rotation, o.scale, o.shear)  # (B, C, H, W)
             aug_logits = self._categorical_logits(view, aug, None)
         loss = view.real.new_zeros((), dtype=torch.float32)
         logs: dict[str, Tensor] = {}

@@ -80,6 +80,17 @@ def test_augment_moves_images_a_little_and_keeps_the_background() -> None:
     assert torch.allclose(same, x, atol=1e-5)  # no augmentation: the identity
 
 
+def test_shear_slants_a_vertical_bar_and_zero_shear_keeps_the_old_draws() -> None:
+    x = -torch.ones(64, 1, 28, 28)
+    x[:, :, 4:24, 13:15] = 1.0  # a vertical bar
+    sheared = augment(x, torch.Generator().manual_seed(0), shift=0, rotation=0, scale=0, shear=0.5)
+    top, bottom = sheared[:, 0, 6].argmax(1).float(), sheared[:, 0, 21].argmax(1).float()  # (64,) bar's column
+    lean = top - bottom  # the bar's horizontal travel between two rows: 0 for an upright bar
+    assert lean.abs().max() > 4 and (lean > 0).any() and (lean < 0).any()  # leans both ways, by up to |s|·15 px
+    old = augment(x, torch.Generator().manual_seed(3), shift=2, rotation=15, scale=0.1)
+    assert torch.equal(augment(x, torch.Generator().manual_seed(3), shift=2, rotation=15, scale=0.1, shear=0.0), old)
+
+
 def _setup(**options: Any) -> tuple[LatentSpec, MutualInformationPlus, TinyCritic]:
     torch.manual_seed(0)
     spec = LatentSpec(noise_dim=4, factors=[Categorical("c1", 1.0, CategoricalOptions(k=K)), Uniform("c2", 0.1, UniformOptions())])
