@@ -170,12 +170,13 @@ def train_here(resolved: Any, registry: Any, *, resume: Path | None, out: str | 
         raise
     world.close(together=True)
     if world.is_main:
-        evaluation = final_evaluation(run_dir, registry, final_eval, world.place(dev)) if final_eval else None
-        echo("\n".join(summary(run_dir, result.step, result.metrics, resolved, wall_s=time.monotonic() - started)))
-        if evaluation is not None:
-            from ganforge.report import print_eval
+        lines: list[str] = []
+        if final_eval:
+            from ganforge.report import eval_lines
 
-            print_eval(evaluation)
+            lines = eval_lines(final_evaluation(run_dir, registry, final_eval, world.place(dev)))
+        echo("\n".join(summary(run_dir, result.step, result.metrics, resolved, wall_s=time.monotonic() - started,
+                               evaluation=lines)))
     if world.active:
         exit_now(0)
 

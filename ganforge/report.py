@@ -16,17 +16,31 @@ def print_eval(evaluation: Evaluation, console: Console | None = None) -> None:
     console = console or Console()
     # escaped: a data description such as "rotation [full]" is text, not rich markup
     console.print(f"[bold]{escape(evaluation.run)}[/bold]  step {evaluation.step}  data: {escape(evaluation.data)}")
-    summary = Table(title="metrics", show_header=True)
-    summary.add_column("metric")
-    summary.add_column("value", justify="right")
-    for head in evaluation.numbers().values():
-        summary.add_row(escape(head.title()), escape(head.text()))
-    console.print(summary)
+    heads = evaluation.numbers().values()
+    if heads:
+        summary = Table(title="metrics", show_header=True)
+        summary.add_column("metric")
+        summary.add_column("value", justify="right")
+        for head in heads:
+            summary.add_row(escape(head.title()), escape(head.text()))
+        console.print(summary)
     for name, reason in evaluation.not_applicable.items():
         console.print(f"not computed: {escape(name)} ({escape(reason)})")
     for result in evaluation.results.values():
         for t in result.tables:
             console.print(rich_table(t))
+
+
+def eval_lines(evaluation: Evaluation) -> list[str]:
+    """:func:`print_eval`'s output as plain lines (no colour), as wide as the terminal up to 100 columns, for
+    text that goes to a log as well as to a screen (the end-of-run summary)."""
+    import io
+    import shutil
+
+    buffer = io.StringIO()
+    width = min(100, shutil.get_terminal_size((80, 24)).columns)
+    print_eval(evaluation, Console(file=buffer, width=width, no_color=True, highlight=False))
+    return buffer.getvalue().rstrip("\n").splitlines()
 
 
 def rich_table(t: ResultTable) -> Table:

@@ -156,9 +156,9 @@ def load_run(run_dir: str | Path, registry: Registry, device: torch.device | str
 
 
 def summary(run_dir: Path, step: int, metrics: dict[str, float], resolved: Resolved,
-            wall_s: float | None = None) -> list[str]:
+            wall_s: float | None = None, evaluation: list[str] = ()) -> list[str]:
     """The end-of-run report: headline numbers, the wall time of this process's training (start-up, data and
-    evaluation included), what the run directory holds, and the next commands."""
+    ``train.final_eval`` included), that evaluation's lines, what the run directory holds, and the next commands."""
     from ganforge.progress import short_metrics
 
     took = f" in {round(wall_s) // 60} min {round(wall_s) % 60:02d} s" if wall_s is not None else ""
@@ -166,6 +166,7 @@ def summary(run_dir: Path, step: int, metrics: dict[str, float], resolved: Resol
     lines = [f"finished step {step}{took}{rate}"]
     if short_metrics(metrics):
         lines.append(f"  {short_metrics(metrics, limit=6)}")
+    lines.extend(evaluation)
     lines.append(f"{run_dir} holds:")
 
     def count(folder: str, pattern: str) -> list[Path]:
@@ -174,16 +175,19 @@ def summary(run_dir: Path, step: int, metrics: dict[str, float], resolved: Resol
     samples, traversals = count("samples", "step-*.png"), count("traversals", "*.png")
     kept = checkpoint.list_checkpoints(run_dir / "checkpoints")
     if samples:
-        lines.append(f"  samples/      {len(samples)} grids, newest {samples[-1].name}")
+        lines.append(f"  samples/      {len(samples)} grid{'s' if len(samples) != 1 else ''}, newest {samples[-1].name}")
     if traversals:
+        import textwrap
+
         newest = max(p.stem.rsplit("-step-", 1)[-1] for p in traversals)
         names = " ".join(p.name for p in traversals if p.stem.endswith(f"-step-{newest}"))
-        lines.append(f"  traversals/   {len(traversals)} grids, one per factor and sample step; newest: {names}")
+        lines.append(f"  traversals/   {len(traversals)} grids, one per factor and sample step; newest:")
+        lines.extend(textwrap.wrap(names, 80, initial_indent=" " * 16, subsequent_indent=" " * 16))
     if kept:
         lines.append(f"  checkpoints/  {len(kept)} kept, newest step {int(kept[-1].stem.removeprefix('step-'))}")
     if (run_dir / METRICS_FILE).is_file():
         n = sum(1 for _ in (run_dir / METRICS_FILE).open("rb"))
-        lines.append(f"  {METRICS_FILE} {n} lines (one per {resolved.recipe.train.log_every} steps)")
+        lines.append(f"  {METRICS_FILE} {n} line{'s' if n != 1 else ''} (one per {resolved.recipe.train.log_every} steps)")
     factors = resolved.recipe.latent.factors
     lines.append("next:")
     lines.append(f"  ganforge eval {run_dir}")

@@ -30,14 +30,16 @@ def test_first_run_recipe_trains_and_reports_its_codes(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     run_dir = next(tmp_path.glob("infogan-glyphs-*"))
     assert "finished step 20" in out.stdout
-    assert "newest: c1-step-00000020.png c2-step-00000020.png c3-step-00000020.png" in out.stdout
-    for name in ("c1", "c2", "c3"):
+    newest = out.stdout.split("newest:", 1)[1].split("checkpoints/", 1)[0]
+    assert newest.split() == [f"c{i}-step-00000020.png" for i in (1, 2, 3, 4)]
+    assert max(map(len, out.stdout.splitlines()[:20])) <= 80  # the summary stays readable at 80 columns
+    for name in ("c1", "c2", "c3", "c4"):
         assert (run_dir / "traversals" / f"{name}-step-00000020.png").is_file()
     # the factor table: every code with the factor it is most informative about
-    assert "digit" in out.stdout and all(f"│ {c}" in out.stdout for c in ("c1", "c2", "c3")), out.stdout
+    assert "digit" in out.stdout and all(f"│ {c}" in out.stdout for c in ("c1", "c2", "c3", "c4")), out.stdout
     saved = json.loads((run_dir / "eval.json").read_text())
     assert set(saved["results"]) == {"factor_codes"}
-    assert set(saved["results"]["factor_codes"]["details"]["codes"]) == {"c1", "c2", "c3"}
+    assert set(saved["results"]["factor_codes"]["details"]["codes"]) == {"c1", "c2", "c3", "c4"}
 
 
 def test_unknown_final_eval_metric_fails_before_training(tiny_raw: dict[str, Any], tmp_path: Path) -> None:

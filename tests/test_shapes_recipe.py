@@ -1,7 +1,7 @@
 """End to end: ``ganforge run recipes/infogan_shapes.toml`` (shrunk to seconds) and ``ganforge eval``.
 
-The recipe is the README's first-run command, so it must train offline and ``eval`` must show the
-ground-truth factor metrics for it; here with tiny data, networks and step counts.
+The recipe is the dSprites-like benchmark beside the first run, so it must train offline and ``eval`` must
+show the ground-truth factor metrics for it; here with tiny data, networks and step counts.
 """
 
 from __future__ import annotations
