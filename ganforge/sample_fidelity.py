@@ -51,7 +51,7 @@ class DomainKID(Metric):
         floor, floor_std = kernel_distance(*halves, seed=run.seed)
         details = {"kid": mean, "std": std, "subsets": SUBSETS, "subset_size": subset_points(len(real), len(fake)),
                    "samples": len(fake), "real_vs_real": floor, "real_vs_real_std": floor_std}
-        head = Headline("domain KID", mean, std=std, higher_is_better=False, format="{:.4f}")
+        head = Headline("domain KID", mean, std=std, higher_is_better=False, format="{:.3f}")
         return MetricResult((head,), details, score=mean, higher_is_better=False,
                             context={f"domain KID, {REAL_HALVES}": floor},
                             note=f"Domain KID: unbiased squared MMD between real and generated evaluator features "
