@@ -10,7 +10,6 @@ they are not comparable with ImageNet-Inception FID / IS values from papers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -19,7 +18,6 @@ from torch import Tensor
 from ganforge.evaluation import EvalRun
 from ganforge.evaluator import Evaluator, evaluator_for, to_unit
 from ganforge.interfaces import Metric, OneHotFactor
-from ganforge.latent import LatentBatch
 from ganforge.pictures import generate
 from ganforge.results import Headline, MetricResult
 
@@ -41,47 +39,34 @@ def labelled(run: EvalRun) -> bool:
     return run.data.labels is not None and run.data.num_classes is not None and len(run.data) >= MIN_IMAGES
 
 
-def real_subset(run: EvalRun) -> Tensor:
-    """Indices of the ``min(N, SAMPLES)`` real images every sample-quality metric reads (a seeded subset)."""
-    n = min(len(run.data), SAMPLES)
-    return torch.randperm(len(run.data), generator=torch.Generator().manual_seed(run.seed))[:n]
-
-
 def real_embedding(run: EvalRun) -> tuple[Tensor, Tensor]:
-    """Evaluator features and probabilities of the :func:`real_subset` images."""
+    """Evaluator features and probabilities of ``min(N, SAMPLES)`` real images (a seeded subset)."""
     if "real_embedding" not in run.cache:
-        idx = real_subset(run)
+        n = min(len(run.data), SAMPLES)
+        idx = torch.randperm(len(run.data), generator=torch.Generator().manual_seed(run.seed))[:n]
         run.cache["real_embedding"] = _evaluator(run).embed(to_unit(run.data.images[idx]))
         run.cache["real_labels"] = None if run.data.labels is None else run.data.labels[idx]
     return run.cache["real_embedding"]
-
-
-@torch.no_grad()
-def generated_batches(run: EvalRun, n: int) -> Iterator[tuple[LatentBatch, Tensor | None, Tensor]]:
-    """``n`` generated images in batches, as (latent on the CPU, condition values or ``None``, images in [−1, 1]).
-
-    Seeded by ``run.seed``: every metric that asks for the same ``n`` gets the same samples.
-    """
-    g = torch.Generator().manual_seed(run.seed + 4321)
-    for start in range(0, n, run.batch_size):
-        latent = run.spec.sample(min(run.batch_size, n - start), g, "cpu")
-        cond = run.spec.condition_values(latent)
-        on_device = LatentBatch(latent.noise.to(run.device), {k: v.to(run.device) for k, v in latent.codes.items()})
-        yield latent, cond, generate(run.system.generator, run.spec, on_device)
 
 
 def generated_embedding(run: EvalRun) -> tuple[Tensor, Tensor, Tensor | None]:
     """Features, probabilities and condition values (or ``None``) of as many generated images as real ones."""
     if "generated_embedding" not in run.cache:
         n = len(real_embedding(run)[0])  # first, outside no_grad: it may train the evaluator
+        g = torch.Generator().manual_seed(run.seed + 4321)
         feats, probs, conds, codes = [], [], [], []
         categorical = _categorical_codes(run)
-        for latent, cond, images in generated_batches(run, n):
-            codes.append({f.name: latent.codes[f.name] for f in categorical})
-            f, p = _evaluator(run).embed(images)
-            feats.append(f)
-            probs.append(p)
-            conds.append(cond)
+        with torch.no_grad():
+            for start in range(0, n, run.batch_size):
+                latent = run.spec.sample(min(run.batch_size, n - start), g, "cpu")
+                cond = run.spec.condition_values(latent)
+                codes.append({f.name: latent.codes[f.name].clone() for f in categorical})
+                latent.noise = latent.noise.to(run.device)
+                latent.codes = {k: v.to(run.device) for k, v in latent.codes.items()}
+                f, p = _evaluator(run).embed(generate(run.system.generator, run.spec, latent))
+                feats.append(f)
+                probs.append(p)
+                conds.append(cond)
         cond_all = None if conds[0] is None else torch.cat(conds)  # type: ignore[arg-type]
         run.cache["generated_embedding"] = (torch.cat(feats), torch.cat(probs), cond_all)
         run.cache["generated_codes"] = {f.name: torch.cat([c[f.name] for c in codes]) for f in categorical}

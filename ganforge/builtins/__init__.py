@@ -70,9 +70,6 @@ def register_metrics(register: Any) -> None:
     register("density_coverage", "ganforge.sample_fidelity:DensityCoverage",
              help="Density (fidelity) and coverage (diversity) against the real images' k=5 nearest-neighbour balls "
                   "in evaluator features (Naeem et al. 2020).")
-    register("inception", "ganforge.inception:InceptionFIDKID",
-             help="RGB data: FID and KID in the standard Inception-v3's pool features, when its weights are on disk "
-                  "(nothing is downloaded; eval says where to put them).")
     register("classifier_score", "ganforge.sample_quality:ClassifierScore",
              help="Inception-Score analogue exp(E KL(p(y|x) || p(y))) under the evaluator classifier.")
     register("label_accuracy", "ganforge.sample_quality:LabelAccuracy",
