@@ -26,9 +26,12 @@ def run_numbers(outcome: RunOutcome) -> dict[str, Headline]:
     return out
 
 
-def spread(values: list[float]) -> dict[str, Any]:
-    """Median, min, max and the values themselves."""
-    return {"median": statistics.median(values), "min": min(values), "max": max(values), "values": values}
+def spread(values: list[float], std: float | None = None) -> dict[str, Any]:
+    """Median, min, max and the values themselves; with one value, its headline's ``std`` when it has one."""
+    out = {"median": statistics.median(values), "min": min(values), "max": max(values), "values": values}
+    if len(values) == 1 and std is not None:
+        out["std"] = std
+    return out
 
 
 def headlines(comparison: Comparison) -> dict[str, Headline]:
@@ -45,9 +48,14 @@ def headlines(comparison: Comparison) -> dict[str, Headline]:
 def table(comparison: Comparison) -> dict[str, dict[str, dict[str, Any]]]:
     """Row key → column label → :func:`spread` of that number over the column's runs (absent: n/a)."""
     per_label = {label: [run_numbers(o) for o in comparison.of(label)] for label in comparison.labels}
-    return {key: {label: spread([n[key].value for n in rows if key in n])
-                  for label, rows in per_label.items() if any(key in n for n in rows)}
+    return {key: {label: spread(*_values(rows, key)) for label, rows in per_label.items() if any(key in n for n in rows)}
             for key in headlines(comparison)}
+
+
+def _values(rows: list[dict[str, Headline]], key: str) -> tuple[list[float], float | None]:
+    """The column's values of one row, and the ``std`` of the one run's headline when there is one run."""
+    heads = [n[key] for n in rows if key in n]
+    return [h.value for h in heads], heads[0].std if len(heads) == 1 else None
 
 
 def row_name(key: str, comparison: Comparison) -> str:
@@ -56,10 +64,13 @@ def row_name(key: str, comparison: Comparison) -> str:
 
 
 def cell(head: Headline, stat: dict[str, Any] | None) -> str:
-    """``median`` alone, or ``median (min–max)`` over several seeds; ``–`` when the metric does not apply."""
+    """``median`` alone (``value ± std`` for one run of a headline with a std), or ``median (min–max)`` over
+    several seeds; ``–`` when the metric does not apply."""
     if stat is None:
         return "–"
     text = head.format.format(stat["median"])
+    if "std" in stat:
+        text += f" ± {head.format.format(stat['std'])}"
     if len(stat["values"]) > 1:
         text += f" ({head.format.format(stat['min'])}–{head.format.format(stat['max'])})"
     return text

@@ -24,7 +24,8 @@ class Headline:
     against: a ceiling (H(c) of a discrete code), or the same number for real data (real-vs-real
     FID); ``reference_label`` says which. ``log_term`` names the ``metrics.jsonl`` term that tracks
     the same quantity during training (e.g. ``L_I/c1``): reports plot it over steps beside the
-    reference line.
+    reference line. ``std`` is the standard deviation of the estimate itself (KID over its subsets),
+    shown as ``value ± std`` for one run.
     """
 
     label: str
@@ -37,11 +38,14 @@ class Headline:
     reference: float | None = None
     reference_label: str = ""
     log_term: str = ""
+    std: float | None = None
 
     def text(self, value: float | None = None) -> str:
-        """``value`` (this headline's own by default) in the headline's format, with its unit."""
+        """``value`` (this headline's own by default, then ``± std`` when it has one) in its format, with its unit."""
         v = self.value if value is None else value
         shown = self.format.format(v) if math.isfinite(v) else str(v)
+        if value is None and self.std is not None:
+            shown += f" ± {self.format.format(self.std)}"
         return f"{shown} {self.unit}".rstrip()
 
     def title(self) -> str:

@@ -34,7 +34,8 @@ def _evaluator(run: EvalRun) -> Evaluator:
     return run.cache["evaluator"]
 
 
-def _labelled(run: EvalRun) -> bool:
+def labelled(run: EvalRun) -> bool:
+    """Whether the run has labelled data with enough images to train an evaluator."""
     return run.data.labels is not None and run.data.num_classes is not None and len(run.data) >= MIN_IMAGES
 
 
@@ -84,7 +85,7 @@ class DomainFID(Metric):
     requires = "needs labelled data, at least 100 images"
 
     def applies(self, run: EvalRun) -> bool:
-        return _labelled(run)
+        return labelled(run)
 
     def compute(self, run: EvalRun) -> MetricResult:
         from ganforge.metrics import feature_statistics, frechet_distance
@@ -113,7 +114,7 @@ class ClassifierScore(Metric):
     requires = "needs labelled data, at least 100 images"
 
     def applies(self, run: EvalRun) -> bool:
-        return _labelled(run)
+        return labelled(run)
 
     def compute(self, run: EvalRun) -> MetricResult:
         from ganforge.metrics import classifier_score
@@ -133,7 +134,7 @@ class LabelAccuracy(Metric):
     requires = "needs labelled data and a conditioning factor (CGAN)"
 
     def applies(self, run: EvalRun) -> bool:
-        return _labelled(run) and run.spec.condition is not None
+        return labelled(run) and run.spec.condition is not None
 
     def compute(self, run: EvalRun) -> dict[str, Any]:
         _, probs, cond = generated_embedding(run)
@@ -196,7 +197,7 @@ class GeneratedCodeAccuracy(Metric):
     requires = "needs labelled data, at least 100 images, and a categorical code"
 
     def applies(self, run: EvalRun) -> bool:
-        return _labelled(run) and bool(_categorical_codes(run))
+        return labelled(run) and bool(_categorical_codes(run))
 
     def compute(self, run: EvalRun) -> MetricResult:
         from ganforge.metrics import hungarian_accuracy
@@ -240,7 +241,7 @@ class ClassCoverage(Metric):
     requires = "needs labelled data, at least 100 images"
 
     def applies(self, run: EvalRun) -> bool:
-        return _labelled(run)
+        return labelled(run)
 
     def compute(self, run: EvalRun) -> MetricResult:
         real, _ = real_embedding(run)  # (N, D)

@@ -144,6 +144,16 @@ def test_table_reports_median_and_range_over_seeds() -> None:
     assert compare_rows(comparison)[0] == ("mutual_information c1 (nats)", ["2.000 (1.000–2.200)", "–"])
 
 
+def test_a_headlines_std_is_shown_for_one_run_and_the_range_for_several() -> None:
+    kid = lambda v: _one("domain_kid", v, std=0.01, format="{:.4f}", higher_is_better=False)  # noqa: E731
+    outcomes = [_outcome("a", 0, kid(0.1)), _outcome("b", 0, kid(0.3)), _outcome("b", 1, kid(0.2))]
+    comparison = Comparison(Path("."), ["a", "b"], outcomes, 10, [0, 1], [])
+    rows = table(comparison)
+    assert rows["domain_kid"]["a"]["std"] == 0.01 and "std" not in rows["domain_kid"]["b"]
+    assert compare_rows(comparison)[0] == ("domain_kid", ["0.1000 ± 0.0100", "0.2500 (0.2000–0.3000)"])
+    assert headlines(comparison)["domain_kid"].text() == "0.1000 ± 0.0100"  # eval's table
+
+
 def test_table_shows_ground_truth_disentanglement_scores() -> None:
     shapes = lambda mig, fv: {**_one("mig", mig), **_one("factor_vae", fv)}  # noqa: E731
     outcomes = [_outcome("info", 0, shapes(0.3, 0.8)), _outcome("info", 1, shapes(0.1, 0.6)),
@@ -179,12 +189,16 @@ def test_compare_end_to_end(tmp_path: Path, monkeypatch: Any) -> None:
     assert report["rows"]["mutual_information/c1"]["title"] == "L_I c1 (nats; ceiling H(c1) = 1.386)"
     assert set(rows["domain_fid"]) == set(rows["classifier_score"]) == {"info", "plain", "cond"}
     assert len(rows["domain_fid"]["cond"]["values"]) == 2  # two seeds
+    for key in ("domain_kid", "precision_recall/precision", "precision_recall/recall", "density_coverage/density",
+                "density_coverage/coverage"):  # beside the domain FID
+        assert set(rows[key]) == {"info", "plain", "cond"}, key
     assert sorted(p.name for p in (out / "runs").iterdir()) == [
         "cond-seed0", "cond-seed1", "info-seed0", "info-seed1", "plain-seed0", "plain-seed1"]
     assert '"step": 4' in (out / "runs" / "info-seed1" / "metrics.jsonl").read_text()  # --steps reached every run
     html = (out / "report" / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 2 + 3 * 2  # two plots, a grid and a traversal per method
     assert "Headline numbers at the kept checkpoints" in html and (out / "report" / "checkpoints.png").is_file()
+    assert "domain KID" in html and "coverage (real vs real halves = " in html
     assert "code accuracy (c1) at the kept checkpoints" not in html  # titles are in the plot, not the page
     assert 'src="http' not in html and 'src="/' not in html  # self-contained
     for name in ("report.md", "tracked.png", "losses.png", "results.json"):

@@ -63,6 +63,15 @@ def register_metrics(register: Any) -> None:
              help="Data with known factors: FactorVAE score of Q's codes (Kim & Mnih 2018), fixed-factor images rendered.")
     register("domain_fid", "ganforge.sample_quality:DomainFID",
              help="Fréchet distance of generated to real images in the evaluator classifier's features (domain FID).")
+    register("domain_kid", "ganforge.sample_fidelity:DomainKID",
+             help="Kernel Inception Distance (unbiased MMD², cubic kernel; mean ± std over subsets) in the evaluator's "
+                  "features.")
+    register("precision_recall", "ganforge.sample_fidelity:PrecisionRecall",
+             help="Improved precision (fidelity) and recall (diversity) of k=3 nearest-neighbour manifolds of "
+                  "evaluator features (Kynkäänniemi et al. 2019).")
+    register("density_coverage", "ganforge.sample_fidelity:DensityCoverage",
+             help="Density (fidelity) and coverage (diversity) against the real images' k=5 nearest-neighbour balls "
+                  "in evaluator features (Naeem et al. 2020).")
     register("classifier_score", "ganforge.sample_quality:ClassifierScore",
              help="Inception-Score analogue exp(E KL(p(y|x) || p(y))) under the evaluator classifier.")
     register("label_accuracy", "ganforge.sample_quality:LabelAccuracy",

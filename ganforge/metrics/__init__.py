@@ -4,6 +4,8 @@ No training code and no plugin imports: evaluation plugins compute features / co
 
 * :mod:`ganforge.metrics.clustering`: confusion matrix, Hungarian-matched clustering accuracy.
 * :mod:`ganforge.metrics.frechet`: feature statistics, Fréchet distance (FID), classifier score (IS).
+* :mod:`ganforge.metrics.kernel`: KID (torchmetrics, the one module here that imports torch, lazily).
+* :mod:`ganforge.metrics.manifold`: k-NN precision and recall, density and coverage.
 * :mod:`ganforge.metrics.disentanglement`: discretisation, plug-in mutual information, MIG,
   FactorVAE score, informativeness.
 """
@@ -20,11 +22,14 @@ from ganforge.metrics.disentanglement import (
     mutual_information_matrix,
 )
 from ganforge.metrics.frechet import classifier_score, feature_statistics, frechet_distance
+from ganforge.metrics.kernel import kernel_distance
+from ganforge.metrics.manifold import density_coverage, knn_radii, precision_recall
 
 __all__ = [
     "best_factor_per_code",
     "classifier_score",
     "confusion_matrix",
+    "density_coverage",
     "discretize",
     "factor_entropies",
     "factor_vae_score",
@@ -33,6 +38,9 @@ __all__ = [
     "frechet_distance",
     "hungarian_accuracy",
     "informativeness",
+    "kernel_distance",
+    "knn_radii",
     "mig",
     "mutual_information_matrix",
+    "precision_recall",
 ]
