@@ -132,9 +132,7 @@ class Trainer:
             sync_batch_norm(self.system.modules(), device)
         self.opt = make_optimizers(self.system, resolved)
         speed_up(self.system, self.recipe.train.channels_last, self.recipe.train.compile)
-        if self.system.spec.condition is not None and data.labels is None:
-            raise GanforgeError(f"latent factor {self.system.spec.condition.name!r} conditions the critic on labels, "
-                                f"but the data ({data.description}) has none")
+        self.system.check_labels(data.labels is not None, data.description)
         # each phase's trainable modules; under torchrun, DistributedDataParallel averages their gradients
         lazy = {side: any(self.system.every[k] > 1 and any(True for _ in r.parameters())
                           for k, r in self.system.side(side).items()) for side in ("critic", "generator")}
