@@ -18,6 +18,11 @@ step budget, so the campaign takes minutes on a CPU) on the local MNIST t10k idx
   with recomputed checksums (``acc_count = "abc"``). Each resume must skip what it cannot use, fall
   back to the previous checkpoint and finish bit-identical.
 
+Then, with ``--shipped-kills K`` (default 1), the same random SIGKILL and resume on the networks of the
+other shipped MNIST recipes (``infogan_mnist``, ``infogan_plus_mnist``, ``cgan_mnist``, ``wgan_gp_mnist``: convolutions,
+batch norm or layer norm, channels-last, ``precision = "auto"`` (bf16 where the CPU has it natively), fused
+Adam, their regularizers), each against its own fault-free run; the table's "network" column says which.
+
 For each fault it checks that the run recovers, how many bytes of checkpoints that had been verified
 before the fault are gone or changed afterwards without a newer valid checkpoint replacing them
 ("bytes of good checkpoint lost", must be 0), and whether the final weights, optimizer state, RNG
@@ -58,6 +63,7 @@ class Row:
     """One kind of fault and what became of the runs that met it."""
 
     fault: str
+    network: str = "vanilla_mnist"
     injected: int = 0
     recovered: int = 0
     bytes_lost: int = 0
@@ -66,10 +72,20 @@ class Row:
     notes: list[str] = field(default_factory=list)
 
 
-def overrides(data: Path, steps: int, every: int) -> list[str]:
-    """The ``--set`` flags of every run in the campaign."""
-    return ["data.source=idx", f"data.path={data}", "run.device=cpu", "data.batch_size=32",
-            'generator={kind = "dcgan", width = 8}', 'critic={kind = "dcgan", width = 8}', f"train.steps={steps}", f"train.checkpoint_every={every}", "train.log_every=2",
+#: shipped recipe -> the ``--set`` flags that shrink its networks where they have width options
+NETWORKS = {
+    "vanilla_mnist": ['generator={kind = "dcgan", width = 8}', 'critic={kind = "dcgan", width = 8}'],
+    "infogan_mnist": [],  # the paper's networks, full size (no width option)
+    "infogan_plus_mnist": [],
+    "cgan_mnist": ["generator.hidden=64", "generator.channels=8", "critic.hidden=64", "critic.channels=8"],
+    "wgan_gp_mnist": ["generator.width=8", "critic.width=8"],
+}
+
+
+def overrides(data: Path, steps: int, every: int, recipe: str = "vanilla_mnist") -> list[str]:
+    """The ``--set`` flags of every run of ``recipes/<recipe>.toml`` in the campaign (precision and layout as shipped)."""
+    return ["data.source=idx", f"data.path={data}", "run.device=cpu", "data.batch_size=32", *NETWORKS[recipe],
+            f"train.steps={steps}", f"train.checkpoint_every={every}", "train.log_every=2",
             "train.sample_every=1000000", "train.keep_checkpoints=100"]  # every checkpoint stays comparable
 
 
@@ -144,11 +160,11 @@ def last_step(run_dir: Path) -> int:
 
 # --- the campaign ----------------------------------------------------------------------------------
 class Campaign:
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, recipe: str = "vanilla_mnist", out: Path | None = None) -> None:
         self.args = args
-        self.out: Path = args.out
-        self.recipe = ROOT / "recipes" / "vanilla_mnist.toml"
-        self.sets = overrides(args.data, args.steps, args.checkpoint_every)
+        self.out: Path = out or args.out
+        self.recipe = ROOT / "recipes" / f"{recipe}.toml"
+        self.sets = overrides(args.data, args.steps, args.checkpoint_every, recipe)
         self.registry = load_registry()
         self.rng = random.Random(args.seed)
         self.reference = Path()
@@ -172,10 +188,11 @@ class Campaign:
         subprocess.run(cli(self.recipe, self.sets, self.out / "reference"), check=True, capture_output=True)
         self.reference = only_run(self.out / "reference")
 
-    def kills(self, row: Row) -> None:
-        for i in range(self.args.kills):
+    def kills(self, row: Row, count: int | None = None, window: tuple[int, int] | None = None) -> None:
+        """SIGKILL fresh runs when their metrics reach a random step (within ``window``), resume, compare."""
+        for i in range(self.args.kills if count is None else count):
             parent = self.out / f"kill-{i}"
-            target = self.rng.randint(1, self.args.steps - 2)
+            target = self.rng.randint(*(window or (1, self.args.steps - 2)))
             victim = subprocess.Popen(cli(self.recipe, self.sets, parent), stdout=subprocess.DEVNULL,
                                       stderr=subprocess.DEVNULL)
             while victim.poll() is None and not (parent.is_dir() and any(parent.iterdir())
@@ -320,10 +337,11 @@ class Campaign:
 
 def print_table(rows: list[Row], command: str, wall: float) -> None:
     print(f"$ {command}")
-    header = ("fault", "faults injected", "runs recovered", "bytes of good checkpoint lost", "bitwise-equal final state")
-    body = [(r.fault, str(r.injected), f"{r.recovered} of {r.injected}", str(r.bytes_lost),
+    header = ("fault", "network", "faults injected", "runs recovered", "bytes of good checkpoint lost",
+              "bitwise-equal final state")
+    body = [(r.fault, r.network, str(r.injected), f"{r.recovered} of {r.injected}", str(r.bytes_lost),
              f"{r.equal} of {r.compared}" if r.compared else "n/a (learning rate lowered by design)") for r in rows]
-    total = ("total", str(sum(r.injected for r in rows)),
+    total = ("total", "", str(sum(r.injected for r in rows)),
              f"{sum(r.recovered for r in rows)} of {sum(r.injected for r in rows)}", str(sum(r.bytes_lost for r in rows)),
              f"{sum(r.equal for r in rows)} of {sum(r.compared for r in rows)}")
     widths = [max(len(x[i]) for x in [header, *body, total]) for i in range(len(header))]
@@ -334,7 +352,7 @@ def print_table(rows: list[Row], command: str, wall: float) -> None:
         print(line.format(*r))
     for r in rows:
         for note in r.notes:
-            print(f"  {r.fault}: {note}")
+            print(f"  {r.fault} ({r.network}): {note}")
     print(f"campaign wall time {wall:.0f} s")
 
 
@@ -342,6 +360,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=3, help="SIGKILLed runs (each killed once, then resumed)")
     parser.add_argument("--write-kills", type=int, default=2, help="runs SIGKILLed inside a checkpoint write")
+    parser.add_argument("--shipped-kills", type=int, default=1,
+                        help="SIGKILLed runs on each other shipped MNIST recipe's networks (0: none)")
     parser.add_argument("--steps", type=int, default=60, help="training steps of every run")
     parser.add_argument("--checkpoint-every", type=int, default=10, help="steps between checkpoints")
     parser.add_argument("--seed", type=int, default=0, help="seed of the kill and NaN steps")
@@ -366,6 +386,15 @@ def main() -> int:
     campaign.broken_newest(rows[6], "fifo-sidecar")
     campaign.broken_newest(rows[6], "fifo-tensors")
     campaign.broken_newest(rows[7], "forged")
+    for i, recipe in enumerate([r for r in NETWORKS if r != "vanilla_mnist"] if args.shipped_kills else []):
+        shipped = Campaign(args, recipe, args.out / recipe)
+        shipped.rng = random.Random(args.seed + 1 + i)
+        shipped.run_reference()
+        rows.append(Row("SIGKILL at a random step", recipe))
+        # killed after the first checkpoint and before the last but one: the resumed process restores a
+        # checkpoint and trains at least one interval
+        every = args.checkpoint_every
+        shipped.kills(rows[-1], args.shipped_kills, window=(every + 1, args.steps - 2 * every))
     command = "python benchmarks/fault_campaign.py " + " ".join(sys.argv[1:])
     print_table(rows, command.strip(), time.perf_counter() - start)
     broken = any(r.recovered != r.injected or r.bytes_lost or r.equal != r.compared or not r.injected for r in rows)

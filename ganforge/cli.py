@@ -111,14 +111,25 @@ def validate(
     recipe: Annotated[Path, typer.Argument(help="Recipe TOML file.", show_default=False)],
     set_: SetOption = None,
 ) -> None:
-    """Check a recipe (and --set overrides) without training."""
+    """Check that `ganforge run` would start, without training.
+
+    It checks what run checks before its first step, with the same error lines: the recipe and --set overrides,
+    the device, run.out, the data (read as the run reads it) and the networks (built on the meta device: no memory).
+    """
+    from ganforge.devices import select_device
+    from ganforge.preflight import preflight
     from ganforge.recipe import load_recipe
+    from ganforge.runs import check_out
 
     resolved = load_recipe(recipe, _registry(), set_ or [])
     r = resolved.recipe
+    select_device(r.run.device)  # the order `run` checks in: device, run.out, data, networks
+    check_out(r.run.out)
+    data = preflight(resolved)
     factors = ", ".join(f"{f.name}:{f.kind}" for f in r.latent.factors) or "none"
-    typer.echo(f"{recipe}: OK — method {r.model.method}, data {r.data.source}, generator {r.generator.kind}, "
-               f"critic {r.critic.kind}, objective {r.objective.kind}, factors {factors}, {r.train.steps} steps")
+    typer.echo(f"{recipe}: OK — method {r.model.method}, data {r.data.source} ({len(data)} images "
+               f"{'×'.join(map(str, data.image_shape))}), generator {r.generator.kind}, critic {r.critic.kind}, "
+               f"objective {r.objective.kind}, factors {factors}, {r.train.steps} steps")
 
 
 # --- run -------------------------------------------------------------------------------------------

@@ -71,9 +71,13 @@ def bf16_gemm_speedup() -> float:
     Native instructions are not enough: an Intel Xeon with AVX-512-BF16 but no AMX (as cloud VMs of
     Sapphire / Emerald Rapids expose it) multiplies bf16 at about 0.55× its fp32 rate, an AMD EPYC with
     AVX-512-BF16 at several times (docs/performance.md). The two are far apart, so the choice is stable.
+    Its inputs come from a private generator: the first run in a process must draw the same random numbers
+    as a later one (which finds the measurement cached) or a resumed one.
     """
+    noise = torch.Generator().manual_seed(0)  # not the global RNG: measuring must not move a run's random stream
+
     def rate(dtype: torch.dtype) -> float:
-        a, b = torch.randn(512, 512).to(dtype), torch.randn(512, 512).to(dtype)
+        a, b = (torch.randn(512, 512, generator=noise).to(dtype) for _ in range(2))
         for _ in range(2):
             a @ b
         best = math.inf

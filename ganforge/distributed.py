@@ -154,7 +154,8 @@ def train_here(resolved: Any, registry: Any, *, resume: Path | None, out: str | 
     world = init_from_env(dev, backend)
     try:
         run_dir = resume or world.broadcast_object(  # one run directory, made by rank 0
-            new_run_dir(resolved.recipe.run.name, out or resolved.recipe.run.out) if world.is_main else None)
+            new_run_dir(resolved.recipe.run.name, out or resolved.recipe.run.out, "--out" if out else "run.out")
+            if world.is_main else None)
         if world.is_main:
             echo(f"run directory: {run_dir}")
         started = time.monotonic()

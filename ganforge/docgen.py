@@ -8,7 +8,7 @@ typer app); tests fail when either file is out of date.
 from __future__ import annotations
 
 from types import UnionType
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
@@ -35,6 +35,8 @@ registered kind they name, listed under *Components* below.
 
 def _type(annotation: Any) -> str:
     origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:  # StrictBool and the like: the type they constrain
+        return _type(args[0])
     if origin is Literal:
         return " or ".join(f"`{a!r}`".replace("'", '"') for a in args)
     if origin in (Union, UnionType):

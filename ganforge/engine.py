@@ -27,12 +27,13 @@ from ganforge.distributed import World
 from ganforge.errors import CheckpointError, DivergenceError, GanforgeError, PluginError
 from ganforge.events import CheckpointSaved, MetricsLogged, RunFinished, RunStarted, SamplesSaved
 from ganforge.interfaces import ImageData
+from ganforge.preflight import preflight
 from ganforge.recipe import Resolved
 from ganforge.progress import progress, short_metrics
 from ganforge.registry import Registry
 from ganforge.safefiles import UnsafeFile, read_bounded
 from ganforge.system import System, blame_step
-from ganforge.trainer import Trainer, load_data
+from ganforge.trainer import Trainer
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -360,7 +361,7 @@ def _train(resolved: Resolved, registry: Registry, run_dir: Path, resume: bool, 
         say, progress = (lambda message: None), False
     track = registry.track if world.is_main else (lambda event: None)
     dev = world.place(select_device(device or resolved.recipe.run.device))
-    data = load_data(resolved)
+    data = preflight(resolved, world)  # what `ganforge validate` checks too
     trainer = Trainer(resolved, data, dev, world)
     static_meta = {"image_shape": list(data.image_shape), "num_classes": data.num_classes,
                    "versions": _versions(registry), "recipe": resolved.raw}

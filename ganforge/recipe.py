@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from ganforge.errors import RecipeError
 from ganforge.recipe_files import apply_override, apply_overrides, read_toml  # noqa: F401 - part of the recipe API
@@ -35,7 +35,7 @@ class RunSection(BaseModel):
     seed: int = Field(0, ge=0, le=2**63 - 1, description="Seed for every random number in the run (weights, data order, latents).")
     device: str = Field("auto", description="'auto' (cuda, then mps, then cpu), 'cpu', 'cuda', 'cuda:N' or 'mps'.")
     out: str = Field("runs", description="Parent directory of run directories (relative to the working directory).")
-    deterministic: bool = Field(
+    deterministic: StrictBool = Field(
         False,
         description="Ask PyTorch for deterministic algorithms (torch.use_deterministic_algorithms; cuDNN autotuning off). "
         "CPU runs are bit-reproducible without it; on GPU it makes runs repeatable at some speed cost, and an "
@@ -55,7 +55,7 @@ class DataSection(BaseModel):
 
     model_config = _OPEN
     source: str = Field(description="Registered data source, e.g. 'mnist', 'idx', 'synthetic' (see `ganforge plugins`).")
-    batch_size: int = Field(64, ge=1, description="Images per critic and generator step.")
+    batch_size: int = Field(64, ge=1, le=65536, description="Images per critic and generator step (at most 65536).")
     limit: int | None = Field(None, ge=1, description="Use only the first N images (quick experiments).")
 
 
@@ -146,23 +146,23 @@ class TrainSection(BaseModel):
         "fp32's; fp32 elsewhere; a resumed run keeps its checkpoint's), 'fp32', or 'bf16'. fp32 runs use TF32 "
         "matrix products on CUDA."
     )
-    joint_critic_pass: bool | Literal["auto"] = Field(
+    joint_critic_pass: StrictBool | Literal["auto"] = Field(
         "auto",
         description="Push real and fake images through the critic in one batch. 'auto': when the critic has no batch "
         "norm (then the two passes compute the same thing, one batch is faster); true forces it (batch norm then "
         "normalises over real and fake together, a different method), false never.",
     )
-    channels_last: bool = Field(
+    channels_last: StrictBool = Field(
         True,
         description="Keep convolution weights and activations in channels-last (NHWC) layout: faster convolutions and "
         "batch norm on CPUs (oneDNN) and tensor-core GPUs; same results up to float rounding.",
     )
-    compile: bool = Field(
+    compile: StrictBool = Field(
         False,
         description="torch.compile the generator and the critic's trunk and head (opt-in: the first steps pay the "
         "compile time; see docs/performance.md for when it pays off).",
     )
-    sync_batch_norm: bool = Field(
+    sync_batch_norm: StrictBool = Field(
         False,
         description="With several processes, compute batch-norm statistics over the global batch (torch's "
         "SyncBatchNorm) instead of each process's slice. CUDA only: a run on another device stops with an error.",

@@ -44,13 +44,15 @@ def _first_line(exc: BaseException) -> str:
         else "nested too deeply"
 
 
-def _parse_value(text: str) -> Any:
+def _parse_value(text: str, key: str, source: str = "--set") -> Any:
+    """``text`` as a TOML value (a bare word as a string); an unusable one is an error naming ``key``."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text  # a bare word: take it as a string
     except (ValueError, RecursionError) as exc:
-        raise RecipeError("--set", [(text[:40], f"not a usable value: {_first_line(exc)}")]) from None
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        raise RecipeError(source, [(key, f"not a usable value {shown!r}: {_first_line(exc)}")]) from None
 
 
 def apply_override(raw: dict[str, Any], assignment: str, source: str = "--set") -> None:
@@ -84,9 +86,9 @@ def apply_override(raw: dict[str, Any], assignment: str, source: str = "--set") 
     if isinstance(last, int):
         if not isinstance(node, list) or last >= len(node):
             raise RecipeError(source, [(key, f"no list item [{last}] here")])
-        node[last] = _parse_value(value.strip())
+        node[last] = _parse_value(value.strip(), key.strip(), source)
     elif isinstance(node, dict):
-        node[last] = _parse_value(value.strip())
+        node[last] = _parse_value(value.strip(), key.strip(), source)
     else:
         raise RecipeError(source, [(key, "cannot set a key inside a non-table value")])
 

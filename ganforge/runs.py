@@ -63,14 +63,36 @@ def remove_if_unused(run_dir: Path) -> None:
         pass
 
 
-def new_run_dir(name: str, out: str | Path) -> Path:
-    """``<out>/<name>-<YYYYmmdd-HHMMSS>`` (with a suffix if that exists already)."""
-    base = Path(out) / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    path, i = base, 1
-    while path.exists():
-        path, i = base.with_name(f"{base.name}-{i}"), i + 1
-    path.mkdir(parents=True)
+def check_out(out: str | Path, key: str = "run.out") -> Path:
+    """Refuse a parent directory for run directories that cannot be one: a file (or a file above it), or a
+    directory this process may not create entries in. ``key`` names where it came from (``run.out``, ``--out``)."""
+    path = Path(out).expanduser()
+    existing = next((p for p in (path, *path.parents) if p.exists() or p.is_symlink()), Path("."))
+    if not existing.is_dir():
+        where = "" if existing == path else f" ({existing} is a file)"
+        raise GanforgeError(f"{key}: {path} is not a directory{where}; give a directory for the run directories")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise GanforgeError(f"{key}: cannot create run directories in {existing}: permission denied")
     return path
+
+
+def new_run_dir(name: str, out: str | Path, key: str = "run.out") -> Path:
+    """Create ``<out>/<name>-<YYYYmmdd-HHMMSS>`` (``-1``, ``-2``, … when taken) and return it.
+
+    The name is claimed by ``os.mkdir`` itself, which fails when another process made it first, so runs
+    started at the same moment get different directories (checking first and creating after races).
+    """
+    parent = check_out(out, key)
+    parent.mkdir(parents=True, exist_ok=True)
+    base = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for i in range(100_000):
+        path = parent / (base if i == 0 else f"{base}-{i}")
+        try:
+            os.mkdir(path)
+            return path
+        except FileExistsError:
+            continue
+    raise GanforgeError(f"{key}: {parent}: no free run directory name {base}-N")
 
 
 def write_recipe(run_dir: Path, raw: dict[str, Any], command: str) -> None:

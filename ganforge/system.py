@@ -83,6 +83,12 @@ class System:
         return {"generator": self.generator, "critic": self.critic,
                 **{f"regularizers.{k}": v for k, v in self.regularizers.items()}}
 
+    def check_labels(self, has_labels: bool, description: str) -> None:
+        """A latent factor that conditions the critic on the data's labels needs data that has them."""
+        if self.spec.condition is not None and not has_labels:
+            raise GanforgeError(f"latent factor {self.spec.condition.name!r} conditions the critic on labels, "
+                                f"but the data ({description}) has none")
+
     def to(self, device: torch.device) -> System:
         for m in self.modules().values():
             m.to(device)

@@ -98,6 +98,21 @@ def speed_up(system: System, channels_last: bool, compile_: bool) -> None:
         critic.head = torch.compile(critic.head)  # type: ignore[method-assign]
 
 
+def match_parameter_layout(optimizer: torch.optim.Optimizer) -> None:
+    """Give each restored optimizer-state tensor its parameter's memory layout (strides).
+
+    Checkpoints hold contiguous (NCHW) tensors, and ``Optimizer.load_state_dict`` keeps that layout,
+    while Adam creates its moments like the parameter (channels-last under ``train.channels_last``).
+    The fused CPU Adam kernel walks parameter, gradient and moments as flat memory, so moments in
+    another layout than their parameter are updated with the wrong elements: a resumed run then left
+    the uninterrupted run's trajectory at its first step (issue 40, ``tests/test_resume_networks.py``).
+    """
+    for param, state in optimizer.state.items():
+        for key, value in state.items():
+            if isinstance(value, Tensor) and value.shape == param.shape and value.stride() != param.stride():
+                state[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
+
+
 class Trainer:
     """One run's state: networks, the two phases of ``step.py``, optimizers, data stream, RNGs, step counter.
 
@@ -117,9 +132,7 @@ class Trainer:
             sync_batch_norm(self.system.modules(), device)
         self.opt = make_optimizers(self.system, resolved)
         speed_up(self.system, self.recipe.train.channels_last, self.recipe.train.compile)
-        if self.system.spec.condition is not None and data.labels is None:
-            raise GanforgeError(f"latent factor {self.system.spec.condition.name!r} conditions the critic on labels, "
-                                f"but the data ({data.description}) has none")
+        self.system.check_labels(data.labels is not None, data.description)
         # each phase's trainable modules; under torchrun, DistributedDataParallel averages their gradients
         lazy = {side: any(self.system.every[k] > 1 and any(True for _ in r.parameters())
                           for k, r in self.system.side(side).items()) for side in ("critic", "generator")}
@@ -275,7 +288,9 @@ class Trainer:
                 raise GanforgeError(f"checkpoint does not fit this recipe's {prefix}: {str(exc).splitlines()[0]}") from None
         for name in ("generator", "critic"):
             state = checkpoint.unflatten_optimizer(f"optim.{name}", tensors, meta["optimizers"][name])
-            getattr(self.opt, name).load_state_dict(state)
+            optimizer = getattr(self.opt, name)
+            optimizer.load_state_dict(state)
+            match_parameter_layout(optimizer)
         if restore_rng:
             self.latent_rng.set_state(tensors["rng.latent"])
             torch.set_rng_state(tensors["rng.torch"])

@@ -50,14 +50,14 @@ def test_register_generators_and_register_critics_build_the_networks(tmp_path: P
 
     def register_generators(register: Any) -> None:
         def factory(options: Scale, ctx: ganforge.BuildContext) -> TinyGenerator:
-            built.append(f"generator {ctx.latent_width} {ctx.image_shape}")
+            built.append(f"generator {ctx.latent_width} {ctx.image_shape} on {torch.get_default_device().type}")
             return TinyGenerator(ctx.latent_width, ctx.image_shape)
 
         register("my_gen", factory, Scale, help="tiny generator")
 
     def register_critics(register: Any) -> None:
         def factory(options: Scale, ctx: ganforge.BuildContext) -> TinyCritic:
-            built.append(f"critic {options.scale}")
+            built.append(f"critic {options.scale} on {torch.get_default_device().type}")
             return TinyCritic(ctx.image_shape)
 
         register("my_critic", factory, Scale, help="tiny critic")
@@ -65,7 +65,8 @@ def test_register_generators_and_register_critics_build_the_networks(tmp_path: P
     plugin = _plugin(register_generators=register_generators, register_critics=register_critics)
     recipe = tiny_recipe(generator={"kind": "my_gen"}, critic={"kind": "my_critic", "scale": 2.5})
     train_steps(recipe, 2, tmp_path, plugins=[("hooktest", plugin)])
-    assert built == ["generator 4 (1, 8, 8)", "critic 2.5"]
+    # first on the meta device (the pre-flight `validate` shares: shapes only), then for training
+    assert built == ["generator 4 (1, 8, 8) on meta", "critic 2.5 on meta", "generator 4 (1, 8, 8) on cpu", "critic 2.5 on cpu"]
 
 
 def test_register_objectives_loss_is_what_the_engine_minimises(tmp_path: Path) -> None:

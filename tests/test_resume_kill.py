@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ import tomli_w
 import torch
 
 from ganforge import checkpoint
+from ganforge.testing import kill_after_checkpoints
 
 
 def _cli(*args: str, **kw: Any) -> subprocess.Popen:
@@ -34,17 +33,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tiny_raw: dict[str, Any], tmp_
     assert straight.wait(timeout=600) == 0, straight.stdout.read()  # type: ignore[union-attr]
 
     victim = _cli("run", str(recipe), "--out", str(tmp_path / "b"), "--no-progress")
-    deadline = time.time() + 300
-    run_dir: Path | None = None
-    while time.time() < deadline:
-        dirs = list((tmp_path / "b").glob("tiny-*"))
-        if dirs and len(checkpoint.list_checkpoints(dirs[0] / "checkpoints")) >= 2:
-            run_dir = dirs[0]
-            break
-        time.sleep(0.05)
-    assert run_dir is not None, "no checkpoint appeared"
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
+    run_dir = kill_after_checkpoints(victim, tmp_path / "b", 2)
     steps_done = json.loads(checkpoint.list_checkpoints(run_dir / "checkpoints")[-1].read_text())["step"]
     assert steps_done < 300, "the run finished before it could be killed; make it longer"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -43,7 +43,7 @@ class TorchvisionOptions(BaseModel):
     model_config = _STRICT
     root: str = Field("~/.cache/ganforge/datasets", description="Where torchvision stores the files.")
     split: Literal["train", "test"] = Field("train", description="Which split.")
-    download: bool = Field(True, description="Download when missing (needs network).")
+    download: StrictBool = Field(True, description="Download when missing (needs network).")
 
 
 class ImageFolderOptions(BaseModel):
@@ -52,7 +52,7 @@ class ImageFolderOptions(BaseModel):
     model_config = _STRICT
     path: str = Field(description="Root folder (torchvision ImageFolder layout).")
     image_size: int = Field(64, ge=8, le=1024, description="Images are resized and centre-cropped to this size.")
-    grayscale: bool = Field(False, description="Convert to one channel.")
+    grayscale: StrictBool = Field(False, description="Convert to one channel.")
 
     _path = field_validator("path")(_existing_directory)
 
@@ -63,7 +63,7 @@ class FlatImagesOptions(BaseModel):
     model_config = _STRICT
     path: str = Field(description="Folder whose image files (png, jpg, …) are the data set; sub-folders are ignored.")
     image_size: int = Field(32, ge=8, le=1024, description="Images are resized and centre-cropped to this size.")
-    grayscale: bool = Field(False, description="Convert to one channel.")
+    grayscale: StrictBool = Field(False, description="Convert to one channel.")
     labels: str | None = Field(None, description="Optional CSV file of 'filename,label' lines (labels for evaluation only).")
     max_files: int | None = Field(None, ge=1, description="Read only the first N files in name order (CelebA has 202,599; data.limit would read them all first).")
 
@@ -76,7 +76,7 @@ class SVHNOptions(BaseModel):
     model_config = _STRICT
     root: str = Field("~/.cache/ganforge/datasets/svhn", description="Where torchvision stores the .mat files.")
     split: Literal["train", "test", "extra"] = Field("train", description="Which split.")
-    download: bool = Field(True, description="Download when missing (needs network).")
+    download: StrictBool = Field(True, description="Download when missing (needs network).")
 
 
 class ShapesOptions(BaseModel):
@@ -89,7 +89,7 @@ class ShapesOptions(BaseModel):
         4, ge=1, le=8,
         description="Anti-aliasing: each pixel averages supersample × supersample sub-pixel inside-tests.",
     )
-    grid: bool = Field(
+    grid: StrictBool = Field(
         False,
         description="Draw scale, rotation and positions uniformly from dSprites-style grids instead of "
         "continuous uniform ranges.",
@@ -144,4 +144,4 @@ class GradientPenaltyOptions(BaseModel):
 
     model_config = _STRICT
     weight: float = Field(10.0, gt=0, le=1e6, allow_inf_nan=False, description="λ (Gulrajani et al. 2017 use 10).")
-    one_sided: bool = Field(False, description="Penalise only gradient norms above 1: λ · E[max(0, ‖∇D(x̂)‖ − 1)²].")
+    one_sided: StrictBool = Field(False, description="Penalise only gradient norms above 1: λ · E[max(0, ‖∇D(x̂)‖ − 1)²].")

@@ -23,15 +23,21 @@ class StreamState:
     position: int = 0  # index of the next batch within the epoch
 
 
+def require_one_batch(data: ImageData, batch_size: int, world_size: int = 1) -> int:
+    """Each process's share of ``data`` (images), which must hold at least one batch of ``batch_size``."""
+    n = len(data) // world_size
+    if n < batch_size:
+        raise DataError(f"{data.description}: {len(data)} images, fewer than one batch of {batch_size} per process; "
+                        "lower data.batch_size")
+    return n
+
+
 class BatchStream:
     """Yields ``(images (B, C, H, W) float in [-1, 1], labels (B,) or None)``."""
 
     def __init__(self, data: ImageData, batch_size: int, seed: int, device: torch.device | str = "cpu",
                  rank: int = 0, world_size: int = 1) -> None:
-        n = len(data) // world_size
-        if n < batch_size:
-            raise DataError(f"{data.description}: {len(data)} images, fewer than one batch of {batch_size} per process; "
-                            "lower data.batch_size")
+        n = require_one_batch(data, batch_size, world_size)
         self.images = data.images.to(device)
         self.labels = data.labels.to(device) if data.labels is not None else None
         self.batch_size = batch_size

@@ -14,7 +14,8 @@
 - :func:`train_steps`: train a recipe a few real steps on the CPU and get its metrics log;
 - :func:`tiny_recipe`, :class:`TinyGenerator`, :class:`TinyCritic`: a recipe and networks that make
   a step take milliseconds (generator, critic and method ``"tiny"``);
-- :func:`make_registry`: the installed plugins plus yours, installed or not.
+- :func:`make_registry`: the installed plugins plus yours, installed or not;
+- :func:`kill_after_checkpoints`: ``kill -9`` a ``ganforge run`` process after its n-th checkpoint (resume tests).
 
 See docs/plugins/tutorial.md for a walk-through.
 """
@@ -25,7 +26,7 @@ from ganforge.testing.base import PluginContract
 from ganforge.testing.components import DatasetContract, MethodContract, RegularizerContract
 from ganforge.testing.factors import LatentFactorContract, fit_posterior
 from ganforge.testing.networks import TINY, TINY_PLUGIN, TinyCritic, TinyGenerator, TinyOptions
-from ganforge.testing.runs import TESTING_PLUGIN, make_registry, tiny_recipe, train_steps
+from ganforge.testing.runs import TESTING_PLUGIN, kill_after_checkpoints, make_registry, tiny_recipe, train_steps
 
 __all__ = [
     "LatentFactorContract",
@@ -37,6 +38,7 @@ __all__ = [
     "train_steps",
     "tiny_recipe",
     "make_registry",
+    "kill_after_checkpoints",
     "TinyGenerator",
     "TinyCritic",
     "TinyOptions",

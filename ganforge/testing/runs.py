@@ -6,6 +6,9 @@ import copy
 import importlib.metadata as md
 import json
 import os
+import signal
+import subprocess
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -102,3 +105,20 @@ def train_steps(
     train(resolved, registry, run_dir, progress=False, say=lambda message: None)
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines if line.strip()]
+
+
+def kill_after_checkpoints(victim: subprocess.Popen, out: str | Path, count: int, timeout: float = 300) -> Path:
+    """SIGKILL ``victim`` (a ``ganforge run … --out OUT`` process) once its run directory under ``out``
+    holds ``count`` checkpoints; returns that run directory, to be continued with ``ganforge run --resume``.
+
+    Fails the test when the process ends (or ``timeout`` seconds pass) before that many checkpoints appear.
+    """
+    deadline = time.time() + timeout
+    while time.time() < deadline and victim.poll() is None:
+        dirs = [d for d in Path(out).glob("*") if d.is_dir()]
+        if dirs and len(list((dirs[0] / "checkpoints").glob("step-*.json"))) >= count:  # a sidecar completes one
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+            return dirs[0]
+        time.sleep(0.02)
+    raise AssertionError(f"no run under {out} reached {count} checkpoints before it ended; make it longer")

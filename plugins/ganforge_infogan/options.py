@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -25,7 +25,7 @@ class CategoricalOptions(BaseModel):
     """A categorical code Cat(K, p): one-hot into G, K logits out of Q."""
 
     model_config = _STRICT
-    k: int = Field(ge=2, description="Number of categories K (at least 2), e.g. 10 for MNIST digits.")
+    k: int = Field(ge=2, le=1000, description="Number of categories K (2 to 1000), e.g. 10 for MNIST digits.")
     probs: list[float] | None = Field(
         None, description="Prior class probabilities (K positive numbers summing to 1); uniform 1/K when omitted."
     )
@@ -84,14 +84,14 @@ class MutualInformationOptions(BaseModel):
 
     model_config = _STRICT
     hidden: int = Field(
-        128, ge=1, description="Width of Q's hidden layer (the paper: FC 128, batch norm, leaky ReLU 0.1)."
+        128, ge=1, le=16384, description="Width of Q's hidden layer (the paper: FC 128, batch norm, leaky ReLU 0.1)."
     )
-    trunk_gradient: bool = Field(
+    trunk_gradient: StrictBool = Field(
         True,
         description="In the critic step, let the MI loss also update the shared critic trunk (the official code: "
         "true). When false, Q sees detached trunk features there and only Q's own layers learn from it.",
     )
-    generator_reward: bool = Field(
+    generator_reward: StrictBool = Field(
         True,
         description="Give the generator the MI loss term. False = the paper's Figure-1 baseline: Q is trained "
         "(so L_I is still measured) but G gets no reward for making codes recoverable.",
@@ -110,7 +110,7 @@ class SpatialBroadcastOptions(BaseModel):
 
     model_config = _STRICT
     channels: int = Field(
-        32, ge=4, description="Channels of the two 3×3 convolutions on the coarse grid (halved by each up-convolution)."
+        32, ge=4, le=1024, description="Channels of the two 3×3 convolutions on the coarse grid (halved by each up-convolution)."
     )
 
 
@@ -168,13 +168,13 @@ class MutualInformationPlusOptions(MutualInformationOptions):
         32, ge=4, le=512,
         description="Channels of the first of the 'conv' head's three convolutions (the others have twice as many).",
     )
-    fake_augmentation: bool = Field(
+    fake_augmentation: StrictBool = Field(
         False,
         description="With categorical_head = 'conv': the MI loss reads the categorical codes off a randomly shifted, "
         "rotated and scaled copy of each generated image (the ranges below), in both steps, so G must draw a "
         "category as something those leave unchanged (what the object is, not where, how large or how turned).",
     )
-    normalize_size: bool = Field(
+    normalize_size: StrictBool = Field(
         False,
         description="With categorical_head = 'conv': the conv head reads each image (real or generated) moved and "
         "zoomed so its object is centred and of one size (from the moments of its bright pixels), so a category "
@@ -186,7 +186,7 @@ class MutualInformationPlusOptions(MutualInformationOptions):
         "[-1, 1]; a filled disk of RMS radius 0.4 has radius 0.57). At the data's smallest objects (0.2 for the "
         "shapes recipe) nothing is blown up, only shrunk.",
     )
-    normalize_antialias: bool = Field(
+    normalize_antialias: StrictBool = Field(
         False,
         description="With normalize_size: low-pass each image before it is shrunk (a Gaussian of 0.42·√(zoom² − 1) "
         "px), so a large object shrunk has the soft edges of one drawn small and its size leaves no trace.",
@@ -220,7 +220,7 @@ class MutualInformationPlusOptions(MutualInformationOptions):
         "categorical_head = 'conv'), the conv head's pooled features (the layer before its logits), which the "
         "cluster critic then trains as a convolutional, category-conditional discriminator beside the critic.",
     )
-    real_trunk_gradient: bool = Field(
+    real_trunk_gradient: StrictBool = Field(
         False,
         description="Let the real-image terms update the critic trunk too; false: only Q's own layers learn from them "
         "(the trunk features of real images are detached).",

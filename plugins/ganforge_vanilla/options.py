@@ -11,7 +11,7 @@ class DCGANOptions(BaseModel):
     """Width of a DCGAN-style network."""
 
     model_config = ConfigDict(extra="forbid")
-    width: int = Field(64, ge=4, description="Channels of the widest-resolution conv layer (doubling per stage).")
+    width: int = Field(64, ge=4, le=1024, description="Channels of the widest-resolution conv layer (doubling per stage).")
 
 
 class DCGANCriticOptions(DCGANOptions):
@@ -28,5 +28,5 @@ class MLPOptions(BaseModel):
     """Size of a fully connected network."""
 
     model_config = ConfigDict(extra="forbid")
-    hidden: int = Field(512, ge=8, description="Units per hidden layer.")
+    hidden: int = Field(512, ge=8, le=16384, description="Units per hidden layer.")
     layers: int = Field(2, ge=1, le=8, description="Number of hidden layers.")
