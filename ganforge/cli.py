@@ -121,8 +121,12 @@ def validate(
     from ganforge.recipe import load_recipe
     from ganforge.runs import check_out
 
-    resolved = load_recipe(recipe, _registry(), set_ or [])
+    registry = _registry()
+    resolved = load_recipe(recipe, registry, set_ or [])
     r = resolved.recipe
+    from ganforge.evaluation import check_metric_names
+
+    check_metric_names(r.train.final_eval, registry, "train.final_eval")  # as run does, before anything else
     select_device(r.run.device)  # the order `run` checks in: device, run.out, data, networks
     check_out(r.run.out)
     data = preflight(resolved)

@@ -50,6 +50,8 @@ def test_unknown_final_eval_metric_fails_before_training(tiny_raw: dict[str, Any
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert "train.final_eval: no metric 'no_such_metric'" in result.output
     assert not list((tmp_path / "runs").glob("*"))  # nothing trained, nothing left behind
+    validated = CliRunner().invoke(app, ["validate", str(path)])
+    assert validated.exit_code == result.exit_code and "train.final_eval: no metric 'no_such_metric'" in validated.output
 
 
 def test_final_eval_rejects_malformed_names(tiny_raw: dict[str, Any], tmp_path: Path) -> None:
