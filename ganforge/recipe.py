@@ -130,6 +130,24 @@ class OptimSection(BaseModel):
     critic: OptimizerSection = Field(default_factory=OptimizerSection, description="Critic optimizer.")
 
 
+class EmaSection(BaseModel):
+    """A moving average of the generator's weights (StyleGAN, BigGAN): the generator every command draws from."""
+
+    model_config = _STRICT
+    half_life_kimg: float = Field(
+        0.0, ge=0, le=1e6, allow_inf_nan=False,
+        description="Half-life of the average in thousands of training images (StyleGAN's ema_kimg; 10 there): "
+        "after each generator step θ_ema ← β·θ_ema + (1 − β)·θ with β = 0.5^(batch / (1000·half_life_kimg)). "
+        "0 = no average. sample, traverse, eval, compare, report and export then use the averaged weights "
+        "unless given --raw-generator.",
+    )
+    rampup: float = Field(
+        0.05, ge=0, le=1e3, allow_inf_nan=False,
+        description="Cap the half-life at rampup × the images seen so far, so the early average forgets the random "
+        "initial weights quickly (StyleGAN2-ADA's 0.05); 0 = the full half-life from the first step.",
+    )
+
+
 class TrainSection(BaseModel):
     """The loop: how long, how often to log, sample and checkpoint, and at what precision."""
 
@@ -168,6 +186,7 @@ class TrainSection(BaseModel):
         "SyncBatchNorm) instead of each process's slice. CUDA only: a run on another device stops with an error.",
     )
     sample_grid: int = Field(64, ge=1, le=1024, description="Images in each fixed-noise sample grid.")
+    ema: EmaSection = Field(default_factory=EmaSection, description="Moving average of the generator's weights.")
     on_nonfinite: Literal["stop", "rollback"] = Field(
         "stop",
         description="What a NaN/Inf loss term or weight does (checked every log_every steps and before each checkpoint): "
