@@ -37,6 +37,23 @@ def register_regularizers(register: Any) -> None:
 
 
 @hookimpl
+def register_augmentations(register: Any) -> None:
+    for name, what in (("translation", "shift by up to 1/8 of the image, zero-filled"),
+                       ("cutout", "zero a random square of half the image's size"),
+                       ("color", "random brightness, saturation and contrast")):
+        register(name, _augmentation(name), help=f"DiffAugment (Zhao et al. 2020): {what}.")
+
+
+def _augmentation(name: str) -> Any:
+    def build(options: Any) -> Any:
+        from ganforge.augment import BUILTIN
+
+        return BUILTIN[name]
+
+    return build
+
+
+@hookimpl
 def register_datasets(register: Any) -> None:
     register("synthetic", "ganforge.data.synthetic:load", o.SyntheticOptions,
              help="Random blobs made on the fly; for tests and smoke runs.")
