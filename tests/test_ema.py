@@ -63,17 +63,22 @@ def _train(raw: dict[str, Any], tmp_path: Path, name: str, steps: int) -> Path:
     return next((tmp_path / name).iterdir())
 
 
-def test_ema_survives_a_resume_bitwise(tiny_raw: dict[str, Any], tmp_path: Path) -> None:
+def test_ema_ada_p_and_lecam_anchors_survive_a_resume_bitwise(tiny_raw: dict[str, Any], tmp_path: Path) -> None:
+    # with the rest of the toolbox, whose state is buffers too: ADA's p and LeCam's anchors
+    tiny_raw["augment"] = {"policy": ["translation", "cutout", "color"], "p": 0.0, "ada_target": 0.6,
+                           "ada_interval": 1, "ada_kimg": 0.5}
+    tiny_raw["regularizers"] = [{"kind": "lecam"}]
     straight = _train(_ema_raw(copy.deepcopy(tiny_raw), rampup=0.05), tmp_path, "straight", 6)
     stopped = _train(_ema_raw(copy.deepcopy(tiny_raw), rampup=0.05), tmp_path, "stopped", 3)
     result = runner.invoke(app, ["run", "--resume", str(stopped), "--no-progress", "--set", "train.steps=6"])
     assert result.exit_code == 0, result.output
     a, _ = checkpoint.load(straight / "checkpoints" / "step-00000006.json")
     b, _ = checkpoint.load(stopped / "checkpoints" / "step-00000006.json")
-    ema_keys = [k for k in a if k.startswith(PREFIX + ".")]
-    assert ema_keys
-    for k in ema_keys:
-        assert torch.equal(a[k], b[k]), k
+    assert any(k.startswith(PREFIX + ".") for k in a) and "augment.p" in a and "regularizers.lecam.anchor_real" in a
+    assert a["augment.p"].item() > 0
+    for k in a:
+        if not k.startswith("acc."):
+            assert torch.equal(a[k], b[k]), k
 
 
 def test_commands_use_the_ema_weights_by_default(tiny_raw: dict[str, Any], tmp_path: Path) -> None:
