@@ -1,10 +1,11 @@
 """What each piece of the plain-GAN toolbox does for a recipe on MNIST: ``python benchmarks/gan_toolbox_ablation.py``.
 
-Trains a base recipe (default ``recipes/vanilla_mnist_paper.toml``, the paper-faithful baseline) as it is and
+Trains a base recipe (default ``recipes/vanilla_mnist.toml``, the plain non-saturating DCGAN) as it is and
 with each technique added on its own, then with all of them: ``ema`` (train.ema, half-life ``--ema-kimg``),
 ``sn`` (critic.norm = "spectral"), ``diffaug`` (augment.policy translation + cutout), ``ada`` (the same policy,
 ADA's adaptive p from 0 towards r = 0.6), ``lecam`` (the lecam regularizer, λ ``--lecam``), ``hinge`` (the
-hinge objective), and ``all`` (ema + sn + diffaug + lecam + hinge). ``--variants`` picks some; each trains
+hinge objective), and ``all`` (ema + sn + diffaug + lecam + hinge); ``--set KEY=VALUE`` changes the base
+recipe of every variant (e.g. ``--set optim.generator.lr=1e-3``). ``--variants`` picks some; each trains
 ``--seeds`` to the largest of ``--steps`` with a checkpoint at every listed step, one run at a time (give it
 one thread: ``OMP_NUM_THREADS=1``), and each checkpoint is evaluated with the domain FID and the classifier
 score on the data given by ``--data`` (a folder of MNIST idx files; the 10k test digits by default).
@@ -33,7 +34,7 @@ from typing import Any
 import tomli_w
 
 ROOT = Path(__file__).resolve().parents[1]
-RECIPE = ROOT / "recipes" / "vanilla_mnist_paper.toml"
+RECIPE = ROOT / "recipes" / "vanilla_mnist.toml"
 DATA = ROOT.parent / "shared" / "data" / "mnist-t10k"
 METRICS = ["domain_fid", "classifier_score"]
 DONE = "finished.json"
