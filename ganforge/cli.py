@@ -17,7 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from ganforge.cli_options import SetOption, StepOption, device_arg, parse_codes
+from ganforge.cli_options import RawGeneratorOption, SetOption, StepOption, device_arg, parse_codes
 from ganforge.errors import GanforgeError
 
 app = typer.Typer(
@@ -188,6 +188,7 @@ def sample(
     code: Annotated[list[str] | None, typer.Option(help="Fix a latent factor in every image, e.g. --code c1=3 (a category) or --code c2=0.5 (repeatable).", show_default=False)] = None,
     step: StepOption = None,
     device: Annotated[str, typer.Option(callback=device_arg, help="cpu, cuda, mps or auto.")] = "auto",
+    raw_generator: RawGeneratorOption = False,
 ) -> None:
     """Draw a grid of samples from a trained run's generator (optionally with some codes fixed)."""
     import math
@@ -197,7 +198,7 @@ def sample(
     from ganforge.runs import load_run
 
     fixed = parse_codes(code)
-    loaded = load_run(run_dir, _registry(), select_device(device), step=step)
+    loaded = load_run(run_dir, _registry(), select_device(device), step=step, raw_generator=raw_generator)
     spec = loaded.system.spec
     unknown = sorted(set(fixed) - {f.name for f in spec.factors})
     if unknown:
@@ -209,7 +210,8 @@ def sample(
         raise GanforgeError(f"--code: {exc}") from None
     save_grid(images, out, nrow=max(1, int(math.sqrt(n))))
     what = ", ".join(f"{k} = {v:g}" for k, v in fixed.items())
-    typer.echo(f"wrote {n} samples from step {loaded.step}{' with ' + what if what else ''} to {out}")
+    typer.echo(f"wrote {n} samples from step {loaded.step}{' with ' + what if what else ''} to {out} "
+               f"({loaded.generator_note})")
 
 
 # --- eval -----------------------------------------------------------------------------------------
@@ -222,6 +224,7 @@ def eval_(
     device: Annotated[str, typer.Option(callback=device_arg, help="cpu, cuda, mps or auto.")] = "auto",
     metric: Annotated[list[str] | None, typer.Option(help="Only this metric (repeatable).")] = None,
     step: StepOption = None,
+    raw_generator: RawGeneratorOption = False,
 ) -> None:
     """Evaluate a trained run: code accuracy, L_I per factor, throughput, and other metrics.
 
@@ -230,7 +233,7 @@ def eval_(
     from ganforge.devices import select_device
     from ganforge.evaluation import evaluate
 
-    results = evaluate(run_dir, _registry(), set_ or [], select_device(device), metric, step)
+    results = evaluate(run_dir, _registry(), set_ or [], select_device(device), metric, step, raw_generator)
     if as_json:
         typer.echo(json.dumps(results.to_json(), indent=2, default=str))
         return
@@ -253,6 +256,7 @@ def compare(
     allow_mixed: Annotated[bool, typer.Option("--allow-mixed", help="Compare runs trained on different data anyway (the report says so at the top).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
     progress: Annotated[bool, typer.Option(help="Show training progress bars.")] = True,
+    raw_generator: RawGeneratorOption = False,
 ) -> None:
     """Train methods on the same data, seeds and steps (or reuse runs); print a table and write a report.
 
@@ -266,7 +270,8 @@ def compare(
     seed_list, names = split_seeds(seeds, targets)
     comparison = run_comparison(names, _registry(), overrides=set_ or [], steps=steps, seeds=seed_list, out=out,
                                 device=device, progress=progress and not as_json,
-                                say=lambda m: typer.echo(m, err=True), data=data, allow_mixed=allow_mixed)
+                                say=lambda m: typer.echo(m, err=True), data=data, allow_mixed=allow_mixed,
+                                raw_generator=raw_generator)
     report = write_report(comparison, comparison.out_dir / "report")
     if as_json:
         typer.echo(json.dumps(table_json(comparison, report.parent), indent=2, default=str))
@@ -284,6 +289,7 @@ def report(
     set_: SetOption = None,
     out: Annotated[Path | None, typer.Option(help="Directory for report.html and its pictures \\[default: report-<run directory name> in the working directory].", show_default=False)] = None,
     device: Annotated[str | None, typer.Option(callback=device_arg, help="cpu, cuda, cuda:N, mps or auto \\[default: run.device].", show_default=False)] = None,
+    raw_generator: RawGeneratorOption = False,
 ) -> None:
     """Write a one-run HTML report: metrics table, loss and L_I curves, samples and traversals.
 
@@ -294,7 +300,7 @@ def report(
 
     folder = out or Path(f"report-{run_dir.resolve().name}")
     comparison = run_comparison([str(run_dir)], _registry(), overrides=set_ or [], out=folder, device=device,
-                                progress=False, say=lambda m: typer.echo(m, err=True))
+                                progress=False, say=lambda m: typer.echo(m, err=True), raw_generator=raw_generator)
     path = write_report(comparison, folder)
     typer.echo(f"wrote {path}")
 
@@ -313,13 +319,14 @@ def traverse(
     by_row: Annotated[bool, typer.Option("--by-row", help="Rows are the factor's values (one category per row, as in the paper's figures); columns the fixed noises.")] = False,
     step: StepOption = None,
     device: Annotated[str, typer.Option(callback=device_arg, help="cpu, cuda, mps or auto.")] = "auto",
+    raw_generator: RawGeneratorOption = False,
 ) -> None:
     """Write a latent traversal grid (rows: fixed noise; columns: the factor's values; --by-row transposes it)."""
     from ganforge.devices import select_device
     from ganforge.pictures import save_traversal
     from ganforge.runs import load_run
 
-    loaded = load_run(run_dir, _registry(), select_device(device), step=step)
+    loaded = load_run(run_dir, _registry(), select_device(device), step=step, raw_generator=raw_generator)
     spec = loaded.system.spec
     if factor not in {f.name for f in spec.factors}:
         names = ", ".join(f.name for f in spec.factors) or "none"
@@ -336,7 +343,8 @@ def traverse(
     drawn = (f"all {len(values)} classes" if f.discrete else
              f"{float(values[0]):g} to {float(values[-1]):g} in {len(values)} steps")
     layout = "rows" if by_row else "columns"
-    typer.echo(f"wrote {path}: {factor} {drawn} along the {layout}, {rows} fixed noises, step {loaded.step}")
+    typer.echo(f"wrote {path}: {factor} {drawn} along the {layout}, {rows} fixed noises, step {loaded.step} "
+               f"({loaded.generator_note})")
 
 
 # --- export ---------------------------------------------------------------------------------------
@@ -346,12 +354,15 @@ def export(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.", show_default=False)],
     out: Annotated[Path, typer.Option(help="Directory to write generator.safetensors and generator.json into.", show_default=False)],
     step: StepOption = None,
+    raw_generator: RawGeneratorOption = False,
 ) -> None:
     """Export a run's generator (weights + a JSON spec) to load later with ganforge.load_generator(DIR)."""
     from ganforge.export import export_generator
 
-    path = export_generator(run_dir, out, _registry(), step=step)
-    typer.echo(f"wrote {path / 'generator.safetensors'} and {path / 'generator.json'}\n"
+    path, weights = export_generator(run_dir, out, _registry(), step=step, raw_generator=raw_generator)
+    from ganforge.ema import weights_note
+
+    typer.echo(f"wrote {path / 'generator.safetensors'} and {path / 'generator.json'} ({weights_note(weights)})\n"
                f"load it: python -c \"import ganforge; g = ganforge.load_generator('{path}'); print(g.sample(4).shape)\"")
 
 

@@ -39,6 +39,9 @@ def step_arg(value: str | None) -> int | str | None:
 StepOption = Annotated[str | None, typer.Option(callback=step_arg, metavar="N|best", help="Use the kept checkpoint of this step, or 'best' (train.keep_best) \\[default: the newest].", show_default=False)]
 
 
+RawGeneratorOption = Annotated[bool, typer.Option("--raw-generator", help="Use the trained generator weights, not their moving average (train.ema; the default when the run kept one).")]
+
+
 def parse_codes(values: list[str] | None) -> dict[str, float]:
     """``--code c1=3 --code c2=0.5`` → ``{"c1": 3.0, "c2": 0.5}``."""
     import math

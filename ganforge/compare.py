@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ganforge.checkpoint import atomic_write, list_checkpoints
+from ganforge.ema import weights_note
 from ganforge.errors import DataError, GanforgeError
 from ganforge.recipe import apply_overrides, read_toml, resolve
 from ganforge.registry import Registry
@@ -255,8 +256,11 @@ def read_log(run_dir: Path) -> list[dict[str, Any]]:
 def run_comparison(names: list[str], registry: Registry, *, overrides: list[str] | None = None,
                    steps: int | None = None, seeds: list[int] | None = None, out: Path | None = None,
                    device: str | None = None, progress: bool = True,
-                   say: Callable[[str], None] = print, data: str = "mnist", allow_mixed: bool = False) -> Comparison:
+                   say: Callable[[str], None] = print, data: str = "mnist", allow_mixed: bool = False,
+                   raw_generator: bool = False) -> Comparison:
     """Train (or reuse) every target for every seed, then evaluate each run.
+
+    Runs that kept a moving average of G's weights (``train.ema``) are evaluated with it, unless ``raw_generator``.
 
     Every run must train on the same data (source, its options, ``limit``): otherwise a one-line error
     names two that differ, unless ``allow_mixed`` (the report then says so at the top).
@@ -316,13 +320,15 @@ def run_comparison(names: list[str], registry: Registry, *, overrides: list[str]
         # a finished run given by its directory is evaluated with the --set overrides (e.g. its data's new path),
         # as `ganforge eval` would; runs trained here already hold them in their recipe
         sets = overrides if run_dir in reused else ()
-        results = evaluate(run_dir, registry, sets, device=eval_device)
+        results = evaluate(run_dir, registry, sets, device=eval_device, raw_generator=raw_generator)
+        if results.generator == "ema":
+            say(f"  {label} seed {seed}: images from the {weights_note('ema')}")
         tracked = [m for m in tracked_over_checkpoints(registry) if m in results.results]
         by_step: dict[int, dict[str, Headline]] = {}
         for sidecar in list_checkpoints(run_dir / "checkpoints") if tracked else []:  # e.g. code accuracy over training
             step = int(sidecar.stem.removeprefix("step-"))
             got = results if step == results.step else evaluate(run_dir, registry, sets, device=eval_device,
-                                                                only=tracked, step=step)
+                                                                only=tracked, step=step, raw_generator=raw_generator)
             by_step[step] = {k: h for k, h in got.numbers().items() if k.split("/")[0] in tracked}
         outcomes.append(RunOutcome(label, seed, run_dir, wall, results, read_log(run_dir), by_step))
     command = shlex.join(["ganforge", "compare", *names, *(a for o in overrides for a in ("--set", o)),

@@ -69,6 +69,18 @@ def _table(model: type[BaseModel], prefix: str) -> list[str]:
     return ["| key | type | default | meaning |", "|---|---|---|---|", *_fields(model, prefix), ""]
 
 
+def _nested(sections: list[tuple[str, type[BaseModel]]]) -> list[tuple[str, type[BaseModel]]]:
+    """Tables inside a section (e.g. ``[train.ema]``), which :func:`_fields` leaves out of their section's table."""
+    out = []
+    for name, model in sections:
+        for key, field in model.model_fields.items():
+            ann = field.annotation
+            if isinstance(ann, type) and issubclass(ann, BaseModel) and ann not in (Component, DataSection) \
+                    and name != "optim":
+                out.append((f"{name}.{field.alias or key}", ann))
+    return out
+
+
 def render(registry: Registry) -> str:
     out = [INTRO, "## Sections", ""]
     sections: list[tuple[str, type[BaseModel]]] = []
@@ -87,7 +99,7 @@ def render(registry: Registry) -> str:
             sections += [("optim.generator", OptimizerSection), ("optim.critic", OptimizerSection)]
             continue
         sections.append((name if name != "regularizers" else "regularizers[]", sub))  # type: ignore[arg-type]
-    for name, model in sections:
+    for name, model in [*sections, *_nested(sections)]:
         out += [f"### `[{name}]`", "", (model.__doc__ or "").strip(), "", *_table(model, "")]
     out += ["## Components", "", "Registered by ganforge's built-in plugins (`ganforge plugins` also lists "
             "those of installed third-party packages).", ""]

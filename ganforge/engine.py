@@ -258,10 +258,11 @@ class _Run:
 
         s, system, seed = self.trainer.step, self.trainer.system, self.trainer.recipe.run.seed
         nrow = max(1, int(math.sqrt(self.cfg.sample_grid)))
-        paths = [save_grid(generate(system.generator, system.spec, self.sample_latent),
+        gen = system.generator if self.trainer.ema is None else self.trainer.ema.module  # train.ema: the average draws
+        paths = [save_grid(generate(gen, system.spec, self.sample_latent),
                            self.run_dir / "samples" / f"step-{s:08d}.png", nrow=nrow)]
         for f in system.spec.factors:
-            paths.append(save_traversal(system.generator, system.spec, f.name,
+            paths.append(save_traversal(gen, system.spec, f.name,
                                         self.run_dir / "traversals" / f"{f.name}-step-{s:08d}.png", seed=seed))
         self.track(SamplesSaved(s, paths))
 

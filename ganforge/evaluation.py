@@ -128,8 +128,11 @@ def as_result(metric: Metric, got: MetricResult | dict[str, Any]) -> MetricResul
 
 def evaluate(run_dir: str | Path, registry: Registry, overrides: list[str] | tuple[str, ...] = (),
              device: torch.device | str = "cpu", only: list[str] | None = None,
-             step: int | None = None) -> Evaluation:
+             step: int | None = None, raw_generator: bool = False) -> Evaluation:
     """Compute every registered metric that applies to the run (or those named in ``only``).
+
+    Generated images come from the moving average of G's weights when the run kept one (``train.ema``),
+    from the trained weights with ``raw_generator``; ``Evaluation.generator`` says which.
 
     ``step`` picks a kept checkpoint; by default the newest valid one is evaluated. Metrics that do
     not apply are listed in ``Evaluation.not_applicable`` with what they need.
@@ -137,7 +140,7 @@ def evaluate(run_dir: str | Path, registry: Registry, overrides: list[str] | tup
     unknown = sorted(set(only or ()) - set(registry.names("metric")))
     if unknown:
         raise GanforgeError(f"--metric {unknown[0]!r}: no such metric; the metrics are: {', '.join(registry.names('metric'))}")
-    loaded = load_run(run_dir, registry, device, overrides, step)
+    loaded = load_run(run_dir, registry, device, overrides, step, raw_generator=raw_generator)
     data = load_data(loaded.resolved)
     run = EvalRun(loaded, data, torch.device(device), seed=loaded.resolved.recipe.run.seed)
     results: dict[str, MetricResult] = {}
@@ -152,7 +155,7 @@ def evaluate(run_dir: str | Path, registry: Registry, overrides: list[str] | tup
                 results[name] = as_result(metric, metric.compute(run))
             else:
                 not_applicable[name] = metric.requires or "does not apply to this run"
-    return Evaluation(str(loaded.run_dir), loaded.step, data.description, results, not_applicable)
+    return Evaluation(str(loaded.run_dir), loaded.step, data.description, results, not_applicable, loaded.weights)
 
 
 EVAL_FILE = "eval.json"

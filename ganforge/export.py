@@ -33,11 +33,14 @@ WEIGHTS, SPEC = "generator.safetensors", "generator.json"
 _OFFLINE_DATA = {"source": "synthetic"}  # stands in for the run's data when the export is rebuilt elsewhere
 
 
-def export_generator(run_dir: Path, out: Path, registry: Registry, step: int | None = None) -> Path:
-    """Write the generator of ``run_dir`` (its newest valid checkpoint, or that of ``step``) to ``out``."""
+def export_generator(run_dir: Path, out: Path, registry: Registry, step: int | None = None,
+                     raw_generator: bool = False) -> tuple[Path, str]:
+    """Write the generator of ``run_dir`` (its newest valid checkpoint, or that of ``step``) to ``out``: the
+    moving average of its weights when the run kept one (``train.ema``) unless ``raw_generator``. Returns the
+    directory and which weights were written ("ema" or "raw", also in ``generator.json``)."""
     from ganforge.runs import load_run
 
-    loaded = load_run(run_dir, registry, "cpu", step=step)
+    loaded = load_run(run_dir, registry, "cpu", step=step, raw_generator=raw_generator)
     gen = loaded.system.generator
     raw = copy.deepcopy(loaded.resolved.raw)
     used = {"generator", *(f"latent.{f.name}" for f in loaded.system.spec.factors)}
@@ -47,6 +50,7 @@ def export_generator(run_dir: Path, out: Path, registry: Registry, step: int | N
         "image_shape": list(loaded.meta["image_shape"]),
         "num_classes": loaded.meta.get("num_classes"),
         "step": loaded.step,
+        "weights": loaded.weights,
         "run": str(run_dir),
         "versions": {"ganforge": __version__, "torch": torch.__version__,
                      "plugins": {name: registry.plugins[name].version for name in
@@ -55,7 +59,7 @@ def export_generator(run_dir: Path, out: Path, registry: Registry, step: int | N
     tensors = {k: v.detach().cpu().contiguous() for k, v in gen.state_dict().items()}
     checkpoint.atomic_write(out / WEIGHTS, st_save(tensors))
     checkpoint.atomic_write(out / SPEC, (json.dumps(spec, indent=2) + "\n").encode())
-    return out
+    return out, loaded.weights
 
 
 @dataclass

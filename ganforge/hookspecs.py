@@ -77,6 +77,16 @@ def register_methods(register: Any) -> None:
     """
 
 
+@hookspec
+def register_augmentations(register: Any) -> None:
+    """Register differentiable augmentations of the critic's inputs (``[augment] policy = ["name", …]``).
+
+    ``factory(options) -> Callable[[Tensor], Tensor]``, called with the options model's defaults: it maps
+    ``(B, C, H, W)`` images in ``[-1, 1]`` to the same shape, differentiably in the images (G is trained
+    through it), drawing its randomness per image from torch's global generator.
+    """
+
+
 # --- data and evaluation --------------------------------------------------------------------
 @hookspec
 def register_datasets(register: Any) -> None:

@@ -181,17 +181,19 @@ class CriticAccess:
     result is differentiable in the critic's weights and in ``x`` (so ``torch.autograd.grad(...,
     create_graph=True)`` gives a gradient penalty that trains the critic); in the generator phase the
     critic's weights are frozen and gradients reach only ``x``. Each call is a real forward pass
-    (batch-norm layers in training mode see that batch).
+    (batch-norm layers in training mode see that batch). With an ``[augment]`` policy, ``x`` passes
+    through it first (a fresh random draw per call), as every critic input does.
     """
 
-    def __init__(self, critic: Critic) -> None:
+    def __init__(self, critic: Critic, augment: Callable[[Tensor], Tensor] | None = None) -> None:
         self._critic = critic
+        self._augment = augment  # the run's [augment] stage: the critic sees every input through it
 
     def __call__(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
-        return self._critic.head(self._critic.features(x, cond), cond)  # (B,)
+        return self._critic.head(self.features(x, cond), cond)  # (B,)
 
     def features(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
-        return self._critic.features(x, cond)  # (B, feature_width)
+        return self._critic.features(x if self._augment is None else self._augment(x), cond)  # (B, feature_width)
 
     def head(self, features: Tensor, cond: Tensor | None = None) -> Tensor:
         return self._critic.head(features, cond)  # (B,)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dataclass_field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -130,6 +130,51 @@ class OptimSection(BaseModel):
     critic: OptimizerSection = Field(default_factory=OptimizerSection, description="Critic optimizer.")
 
 
+class EmaSection(BaseModel):
+    """A moving average of the generator's weights (StyleGAN, BigGAN): the generator every command draws from."""
+
+    model_config = _STRICT
+    half_life_kimg: float = Field(
+        0.0, ge=0, le=1e6, allow_inf_nan=False,
+        description="Half-life of the average in thousands of training images (StyleGAN's ema_kimg; 10 there): "
+        "after each generator step θ_ema ← β·θ_ema + (1 − β)·θ with β = 0.5^(batch / (1000·half_life_kimg)). "
+        "0 = no average. sample, traverse, eval, compare, report and export then use the averaged weights "
+        "unless given --raw-generator.",
+    )
+    rampup: float = Field(
+        0.05, ge=0, le=1e3, allow_inf_nan=False,
+        description="Cap the half-life at rampup × the images seen so far, so the early average forgets the random "
+        "initial weights quickly (StyleGAN2-ADA's 0.05); 0 = the full half-life from the first step.",
+    )
+
+
+class AugmentSection(BaseModel):
+    """Differentiable augmentation of every image the critic sees, real and generated, in both phases and inside
+    regularizers that call the critic (DiffAugment; with ada_target, ADA's adaptive probability)."""
+
+    model_config = _STRICT
+    policy: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]] = Field(
+        default_factory=list,
+        description="Registered augmentations applied in this order, e.g. [\"translation\", \"cutout\", \"color\"] "
+        "(DiffAugment's policies; `ganforge plugins` lists more); empty = no augmentation.",
+    )
+    p: float = Field(
+        1.0, ge=0, le=1, allow_inf_nan=False,
+        description="Probability that each augmentation is applied to each image (DiffAugment: 1). With ada_target "
+        "it is the starting value (ADA: 0) and moves during training; logged as critic/augment/p.",
+    )
+    ada_target: float = Field(
+        0.0, ge=0, lt=1, allow_inf_nan=False,
+        description="ADA (Karras et al. 2020): raise p when r = E[sign D(x)] on the real batches is above this target "
+        "(the critic grows sure of the reals: it overfits), lower it when below; ADA uses 0.6. 0 = p stays fixed.",
+    )
+    ada_interval: int = Field(4, ge=1, le=10**6, description="Critic steps between two adjustments of p.")
+    ada_kimg: float = Field(
+        100.0, gt=0, le=1e6, allow_inf_nan=False,
+        description="Speed of the adjustment: p can move from 0 to 1 in this many thousand real images (ADA: 500).",
+    )
+
+
 class TrainSection(BaseModel):
     """The loop: how long, how often to log, sample and checkpoint, and at what precision."""
 
@@ -168,6 +213,7 @@ class TrainSection(BaseModel):
         "SyncBatchNorm) instead of each process's slice. CUDA only: a run on another device stops with an error.",
     )
     sample_grid: int = Field(64, ge=1, le=1024, description="Images in each fixed-noise sample grid.")
+    ema: EmaSection = Field(default_factory=EmaSection, description="Moving average of the generator's weights.")
     on_nonfinite: Literal["stop", "rollback"] = Field(
         "stop",
         description="What a NaN/Inf loss term or weight does (checked every log_every steps and before each checkpoint): "
@@ -221,6 +267,7 @@ class Recipe(BaseModel):
         default_factory=lambda: Component(kind="nonsaturating"), description="The adversarial loss."
     )
     regularizers: list[RegularizerSpec] = Field(default_factory=list, description="Extra loss terms ([[regularizers]] tables).")
+    augment: AugmentSection = Field(default_factory=AugmentSection, description="Augmentation of the critic's inputs.")
     optim: OptimSection = Field(default_factory=OptimSection, description="Optimizers.")
     train: TrainSection = Field(default_factory=TrainSection, description="The training loop.")
 
@@ -239,6 +286,7 @@ class Resolved:
     objective: tuple[Entry, BaseModel]
     regularizers: list[tuple[Entry, BaseModel]]
     factors: list[tuple[FactorSpec, Entry, BaseModel]]
+    augmentations: list[tuple[Entry, BaseModel]] = dataclass_field(default_factory=list)  # [augment] policy, in order
 
 
 def _loc(parts: tuple[Any, ...]) -> str:
@@ -332,6 +380,13 @@ def resolve(raw: dict[str, Any], registry: Registry, source: str = "<recipe>") -
         got = component("latent_factor", Component(kind=f.kind, **(f.model_extra or {})), f"latent.factors[{i}]")
         if got is not None:
             factors.append((f, *got))
+    augmentations = []
+    for i, name in enumerate(recipe.augment.policy):
+        if name not in registry.entries["augmentation"]:
+            problems.append((f"augment.policy[{i}]", f"unknown augmentation {name!r}; available: "
+                             f"{', '.join(registry.names('augmentation')) or 'none'}"))
+        else:
+            augmentations.append((registry.entries["augmentation"][name], registry.entries["augmentation"][name].options()))
     train = recipe.train
     if train.keep_best is not None and train.keep_best not in registry.entries["metric"]:
         problems.append(("train.keep_best", f"unknown metric {train.keep_best!r}; available: "
@@ -344,7 +399,8 @@ def resolve(raw: dict[str, Any], registry: Registry, source: str = "<recipe>") -
     if problems:
         raise RecipeError(source, problems)
     assert data and gen and critic and objective
-    return Resolved(recipe, raw, source, data, gen, critic, objective, [r for r in regs if r], factors)
+    return Resolved(recipe, raw, source, data, gen, critic, objective, [r for r in regs if r], factors,
+                    augmentations)
 
 
 def load_recipe(path: str | Path, registry: Registry, overrides: list[str] | tuple[str, ...] = ()) -> Resolved:

@@ -32,6 +32,7 @@ KINDS: dict[str, str] = {
     "critic": "register_critics",
     "objective": "register_objectives",
     "regularizer": "register_regularizers",
+    "augmentation": "register_augmentations",
     "method": "register_methods",
     "dataset": "register_datasets",
     "metric": "register_metrics",

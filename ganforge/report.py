@@ -15,7 +15,8 @@ def print_eval(evaluation: Evaluation, console: Console | None = None) -> None:
     """``ganforge eval``'s output: every metric's headlines, then the metrics' own tables."""
     console = console or Console()
     # escaped: a data description such as "rotation [full]" is text, not rich markup
-    console.print(f"[bold]{escape(evaluation.run)}[/bold]  step {evaluation.step}  data: {escape(evaluation.data)}")
+    console.print(f"[bold]{escape(evaluation.run)}[/bold]  step {evaluation.step}  data: {escape(evaluation.data)}  "
+                  f"generator: {'EMA weights' if evaluation.generator == 'ema' else 'raw weights'}")
     heads = evaluation.numbers().values()
     if heads:
         summary = Table(title="metrics", show_header=True)

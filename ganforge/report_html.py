@@ -42,9 +42,11 @@ def pictures(comparison: Comparison, report_dir: Path) -> dict[str, list[tuple[s
         if real.is_file():
             items.append(("real training images", real))
         grid = _newest(run_dir / "samples", "step-*.png")
+        recipe = read_toml(run_dir / RECIPE_FILE)
+        ema = recipe.get("train", {}).get("ema", {}).get("half_life_kimg", 0) > 0  # training grids drawn by the average
         if grid is not None:
-            items.append((f"samples (seed {runs[0].seed}, {grid.stem})", grid))
-        factors = read_toml(run_dir / RECIPE_FILE).get("latent", {}).get("factors", [])
+            items.append((f"samples (seed {runs[0].seed}, {grid.stem}{', EMA generator' if ema else ''})", grid))
+        factors = recipe.get("latent", {}).get("factors", [])
         for f in factors:
             trav = _newest(run_dir / "traversals", f"{f['name']}-step-*.png")
             if trav is not None:

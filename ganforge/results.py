@@ -105,6 +105,7 @@ class Evaluation:
     data: str
     results: dict[str, MetricResult] = field(default_factory=dict)
     not_applicable: dict[str, str] = field(default_factory=dict)
+    generator: str = "raw"  # which generator weights drew the images: "ema" (train.ema's average) or "raw"
 
     def details(self, name: str) -> dict[str, Any]:
         """The free-form details of metric ``name`` (empty when it was not computed)."""
@@ -117,9 +118,11 @@ class Evaluation:
 
     def to_json(self) -> dict[str, Any]:
         return {"run": self.run, "step": self.step, "data": self.data,
-                "results": {k: v.to_json() for k, v in self.results.items()}, "not_applicable": self.not_applicable}
+                "results": {k: v.to_json() for k, v in self.results.items()}, "not_applicable": self.not_applicable,
+                "generator": self.generator}
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Evaluation:
         return cls(raw["run"], int(raw["step"]), raw.get("data", ""),
-                   {k: MetricResult.from_json(v) for k, v in raw.get("results", {}).items()}, raw.get("not_applicable", {}))
+                   {k: MetricResult.from_json(v) for k, v in raw.get("results", {}).items()}, raw.get("not_applicable", {}),
+                   str(raw.get("generator", "raw")))

@@ -15,6 +15,7 @@ import torch
 
 from ganforge import checkpoint
 from ganforge.checkpoint import atomic_write
+from ganforge.ema import pick_generator, weights_note
 from ganforge.errors import CheckpointError, GanforgeError
 from ganforge.recipe import Resolved, apply_overrides, read_toml, resolve
 from ganforge.registry import Registry
@@ -127,6 +128,12 @@ class LoadedRun:
     system: System
     step: int
     meta: dict[str, Any]
+    weights: str = "raw"  # the generator's: "ema" (train.ema's average) or "raw" (the trained weights)
+
+    @property
+    def generator_note(self) -> str:
+        """Which generator weights the images come from, for a command's output line."""
+        return weights_note(self.weights)
 
 
 def _warn(message: str) -> None:
@@ -135,8 +142,11 @@ def _warn(message: str) -> None:
 
 def load_run(run_dir: str | Path, registry: Registry, device: torch.device | str = "cpu",
              overrides: list[str] | tuple[str, ...] = (), step: int | str | None = None,
-             warn: Callable[[str], None] = _warn) -> LoadedRun:
+             warn: Callable[[str], None] = _warn, raw_generator: bool = False) -> LoadedRun:
     """Rebuild the run's networks and load the weights of its newest valid checkpoint (or of ``step``).
+
+    The generator gets the checkpoint's moving average of its weights (``train.ema``) when it holds one,
+    unless ``raw_generator``; ``LoadedRun.weights`` says which.
 
     Newer checkpoints that do not verify are skipped, each reported through ``warn`` (stderr by default),
     so a fallback to an older step is never silent.
@@ -162,6 +172,7 @@ def load_run(run_dir: str | Path, registry: Registry, device: torch.device | str
             raise CheckpointError(f"{run_dir}: no checkpoint for step {step} (kept: {kept or 'none'})")
         found = checkpoint.load(sidecar)
     tensors, meta = found
+    tensors, weights = pick_generator(tensors, raw_generator)
     shape = meta.get("image_shape")
     if not shape:
         raise CheckpointError(f"{run_dir}: checkpoint sidecar lacks image_shape")
@@ -174,7 +185,7 @@ def load_run(run_dir: str | Path, registry: Registry, device: torch.device | str
         except RuntimeError as exc:
             raise CheckpointError(f"{run_dir}: checkpoint does not fit the run's {prefix}: {str(exc).splitlines()[0]}") from None
         module.eval()
-    return LoadedRun(run_dir, resolved, system, int(meta["step"]), meta)
+    return LoadedRun(run_dir, resolved, system, int(meta["step"]), meta, weights)
 
 
 def summary(run_dir: Path, step: int, metrics: dict[str, float], resolved: Resolved,

@@ -23,11 +23,13 @@ train, calls ``backward()`` and steps the optimizer, and owns everything else (p
 logging, checkpoints). Loss terms are logged under their owner's name: ``critic/adv`` for the
 objective, ``critic/<regularizer>/<term>`` for a regularizer, so no two terms can overwrite each other;
 ``critic/D(x)`` and ``critic/D(G(z))`` are the critic's mean output on the real and the generated batch.
+With an ``[augment]`` policy (``augment_stage.py``) the critic sees every image, real or generated, in
+both phases and in the regularizers' own critic calls, through it; ``critic/augment/p`` logs its probability.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -91,6 +93,11 @@ def _terms(system: System, phase: str, regularizers: dict[str, Regularizer], vie
     return out
 
 
+def _seen(system: System) -> Callable[[Tensor], Tensor]:
+    """The run's ``[augment]`` stage (differentiable: G learns through it), or the identity without one."""
+    return system.augment if system.augment is not None else (lambda x: x)
+
+
 @contextmanager
 def frozen(modules: list[nn.Module]) -> Iterator[None]:
     """Hold ``modules``' parameters fixed (no weight gradients: the same update, less work)."""
@@ -124,20 +131,25 @@ class CriticStep(nn.Module):
         regs = {k: r for k, r in self.system.regularizers.items() if due(self.system.every[k], index)}
         if any(r.needs_real_grad for r in regs.values()):
             real = real.detach().requires_grad_(True)  # a leaf: R1 differentiates D(x) with respect to x
+        see = _seen(self.system)  # what the critic sees of an image: the [augment] policy's output, or the image
         if self.joint_pass:  # one trunk pass over [x; x̃] (2B, C, H, W): batch norm sees both halves
             both = None if cond_fake is None else torch.cat([cond_real, cond_fake])  # type: ignore[list-item]
-            real_f, fake_f = D.features(torch.cat([real, fake.to(real.dtype)]), both).split(len(real))
+            real_f, fake_f = D.features(see(torch.cat([real, fake.to(real.dtype)])), both).split(len(real))
         else:
-            real_f, fake_f = D.features(real, cond_real), D.features(fake, cond_fake)  # (B, F) each
+            real_f, fake_f = D.features(see(real), cond_real), D.features(see(fake), cond_fake)  # (B, F) each
         real_logits, fake_logits = D.head(real_f, cond_real).float(), D.head(fake_f, cond_fake).float()  # (B,)
         adversarial = self.system.objective.critic_loss(real_logits, fake_logits)  # V_D: ()
-        access = CriticAccess(D)
+        if self.system.augment is not None:
+            self.system.augment.observe(real_logits, index)  # ADA: D's sign on the reals moves p
+        access = CriticAccess(D, self.system.augment)
         views = {k: StepView("critic", step, s, latent, fake, fake_f, real, real_f, cond_real, cond_fake,
                              access, real_logits, fake_logits, self.system.every[k]) for k in regs}
         result = combine("critic", adversarial, _terms(self.system, "critic", regs, views), self.system.owners)
         with torch.no_grad():  # what the critic says of each batch: D(x) and D(G(z)), means over the batch
             result.logs["critic/D(x)"] = self.system.objective.score(real_logits).mean().float()
             result.logs["critic/D(G(z))"] = self.system.objective.score(fake_logits).mean().float()
+            if self.system.augment is not None:
+                result.logs.update(self.system.augment.logs())
         return result
 
 
@@ -157,10 +169,10 @@ class GeneratorStep(nn.Module):
         cond_fake = s.condition_values(latent)
         regs = {k: r for k, r in self.system.regularizers.items() if due(self.system.every[k], index)}
         with frozen([D, *self.system.side("critic").values()]):
-            fake_f = D.features(fake, cond_fake)  # (B, F): one trunk pass feeds the head and Q
+            fake_f = D.features(_seen(self.system)(fake), cond_fake)  # (B, F): one trunk pass feeds the head and Q
             fake_logits = D.head(fake_f, cond_fake).float()  # (B,)
             adversarial = self.system.objective.generator_loss(fake_logits)  # V_G: ()
-            access = CriticAccess(D)
+            access = CriticAccess(D, self.system.augment)
             views = {k: StepView("generator", step, s, latent, fake, fake_f, cond_fake=cond_fake, critic=access,
                                  fake_logits=fake_logits, every=self.system.every[k]) for k in regs}
             return combine("generator", adversarial, _terms(self.system, "generator", regs, views), self.system.owners)

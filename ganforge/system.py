@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from ganforge.augment_stage import AugmentStage
 from ganforge.errors import GanforgeError, PluginError
 from ganforge.interfaces import BuildContext, Critic, Generator, LatentFactor, Objective, Regularizer
 from ganforge.latent import LatentSpec
@@ -54,6 +55,7 @@ class System:
     regularizers: dict[str, Regularizer] = field(default_factory=dict)  # recipe name -> regularizer
     owners: dict[str, str] = field(default_factory=dict)  # part -> plugin name
     every: dict[str, int] = field(default_factory=dict)  # regularizer name -> run every N steps of a phase
+    augment: AugmentStage | None = None  # the [augment] policy every critic input goes through, if any
 
     def side(self, optimizer: str) -> dict[str, Regularizer]:
         """The regularizers whose parameters the ``"critic"`` or ``"generator"`` optimizer trains."""
@@ -81,7 +83,8 @@ class System:
 
     def modules(self) -> dict[str, nn.Module]:
         return {"generator": self.generator, "critic": self.critic,
-                **{f"regularizers.{k}": v for k, v in self.regularizers.items()}}
+                **{f"regularizers.{k}": v for k, v in self.regularizers.items()},
+                **({"augment": self.augment} if self.augment is not None else {})}
 
     def check_labels(self, has_labels: bool, description: str) -> None:
         """A latent factor that conditions the critic on the data's labels needs data that has them."""
@@ -134,4 +137,12 @@ def build_system(resolved: Resolved, image_shape: tuple[int, int, int], num_clas
         name = table.instance_name
         regularizers[name] = make(f"regularizers.{name}", (entry, options), Regularizer, reg_ctx)  # type: ignore[assignment]
         every[name] = table.every
-    return System(spec, generator, critic, objective, regularizers, owners, every)  # type: ignore[arg-type]
+    augment = None
+    if resolved.augmentations:
+        fns = []
+        for entry, options in resolved.augmentations:
+            with blame(entry.plugin, f"building augmentation {entry.name!r}"):
+                fns.append((entry.name, entry.build(options)))
+            owners[f"augment.{entry.name}"] = entry.plugin
+        augment = AugmentStage(fns, resolved.recipe.augment)
+    return System(spec, generator, critic, objective, regularizers, owners, every, augment)  # type: ignore[arg-type]

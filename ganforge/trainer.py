@@ -19,6 +19,7 @@ from ganforge import checkpoint
 from ganforge.data.stream import BatchStream
 from ganforge.devices import AUTOCAST, autocast_dtype, fast_cuda_math, precision_name
 from ganforge.distributed import World, sync_batch_norm
+from ganforge.ema import GeneratorEMA
 from ganforge.errors import CheckpointError, GanforgeError
 from ganforge.interfaces import DataContext, ImageData
 from ganforge.latent import LatentBatch
@@ -131,6 +132,9 @@ class Trainer:
         if self.recipe.train.sync_batch_norm:
             sync_batch_norm(self.system.modules(), device)
         self.opt = make_optimizers(self.system, resolved)
+        ema = self.recipe.train.ema  # the average is built before speed_up: a plain copy, never compiled
+        self.ema = (GeneratorEMA(self.system.generator, ema.half_life_kimg, ema.rampup, self.recipe.data.batch_size)
+                    if ema.half_life_kimg > 0 else None)
         speed_up(self.system, self.recipe.train.channels_last, self.recipe.train.compile)
         self.system.check_labels(data.labels is not None, data.description)
         # each phase's trainable modules; under torchrun, DistributedDataParallel averages their gradients
@@ -201,6 +205,8 @@ class Trainer:
             fake = self.generate(latent, grad=i == n - 1)  # (B, C, H, W)
             logs.append(self.critic_step(latent, fake, self.step * n + i))
         logs.append(self.generator_step(latent, fake))
+        if self.ema is not None:
+            self.ema.update(self.system.generator, self.step + 1)
         for record in logs:
             for k, v in record.items():
                 self._acc[k] = self._acc[k] + v if k in self._acc else v.clone()
@@ -259,6 +265,8 @@ class Trainer:
             t, m = checkpoint.flatten_optimizer(f"optim.{name}", getattr(self.opt, name).state_dict())
             tensors.update(t)
             meta["optimizers"][name] = m
+        if self.ema is not None:
+            tensors.update(self.ema.state())
         tensors["rng.latent"] = self.latent_rng.get_state()
         tensors["rng.torch"] = torch.get_rng_state()
         if self.device.type == "cuda":
@@ -286,6 +294,8 @@ class Trainer:
                 module.load_state_dict(sub, strict=True)
             except RuntimeError as exc:
                 raise GanforgeError(f"checkpoint does not fit this recipe's {prefix}: {str(exc).splitlines()[0]}") from None
+        if self.ema is not None and not self.ema.load(tensors):  # a checkpoint from before train.ema was set
+            self.ema.module.load_state_dict(self.system.generator.state_dict())
         for name in ("generator", "critic"):
             state = checkpoint.unflatten_optimizer(f"optim.{name}", tensors, meta["optimizers"][name])
             optimizer = getattr(self.opt, name)

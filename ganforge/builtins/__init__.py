@@ -30,6 +30,27 @@ def register_regularizers(register: Any) -> None:
              help="R2: γ/2·E‖∇D(x̃)‖² on generated images (Mescheder et al. 2018).")
     register("gradient_penalty", "ganforge.builtins.regularizers:GradientPenalty", o.GradientPenaltyOptions,
              help="WGAN-GP: λ·E[(‖∇D(x̂)‖ − 1)²] on real/fake interpolates (Gulrajani et al. 2017).")
+    register("lecam", "ganforge.builtins.regularizers:LeCam", o.LeCamOptions,
+             help="LeCam: λ·(E(D(x) − α_F)² + E(D(G(z)) − α_R)²) with moving anchors α (Tseng et al. 2021).")
+    register("consistency", "ganforge.builtins.regularizers:Consistency", o.ConsistencyOptions,
+             help="bCR: λ·E(D(x) − D(T(x)))² on real and generated images, T a random shift (Zhao et al. 2021).")
+
+
+@hookimpl
+def register_augmentations(register: Any) -> None:
+    for name, what in (("translation", "shift by up to 1/8 of the image, zero-filled"),
+                       ("cutout", "zero a random square of half the image's size"),
+                       ("color", "random brightness, saturation and contrast")):
+        register(name, _augmentation(name), help=f"DiffAugment (Zhao et al. 2020): {what}.")
+
+
+def _augmentation(name: str) -> Any:
+    def build(options: Any) -> Any:
+        from ganforge.augment import BUILTIN
+
+        return BUILTIN[name]
+
+    return build
 
 
 @hookimpl

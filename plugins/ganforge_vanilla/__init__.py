@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ganforge import hookimpl
-from ganforge_vanilla.options import DCGANCriticOptions, DCGANOptions, MLPOptions
+from ganforge_vanilla.options import DCGANCriticOptions, DCGANOptions, MLPCriticOptions, MLPOptions
 
 
 @hookimpl
@@ -22,7 +22,7 @@ def register_generators(register: Any) -> None:
 def register_critics(register: Any) -> None:
     register("dcgan", "ganforge_vanilla.networks:DCGANCritic", DCGANCriticOptions,
              help="DCGAN-style strided-conv critic for 28/32/64-pixel images.")
-    register("mlp", "ganforge_vanilla.networks:MLPCritic", MLPOptions, help="Fully connected critic.")
+    register("mlp", "ganforge_vanilla.networks:MLPCritic", MLPCriticOptions, help="Fully connected critic.")
 
 
 @hookimpl

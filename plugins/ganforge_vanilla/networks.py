@@ -5,9 +5,20 @@ from __future__ import annotations
 import math
 
 from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 import ganforge
-from ganforge_vanilla.options import DCGANCriticOptions, DCGANOptions, MLPOptions
+from ganforge_vanilla.options import DCGANCriticOptions, DCGANOptions, MLPCriticOptions, MLPOptions
+
+
+def spectral(module: nn.Module) -> nn.Module:
+    """Spectral normalisation of every conv and linear layer in ``module`` (torch's parametrization: the
+    weight is ``original / σ``, σ from one power iteration per training forward, its vectors ``_u``, ``_v``
+    buffers; so the state dict holds all of it and a checkpoint round trip is exact)."""
+    for layer in list(module.modules()):
+        if isinstance(layer, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+            spectral_norm(layer)
+    return module
 
 
 def _stages(image_shape: tuple[int, int, int]) -> tuple[int, int]:
@@ -51,7 +62,7 @@ class DCGANCritic(ganforge.Critic):
         a = c
         for i in range(n):
             b = options.width * 2**i
-            normed = i > 0 and options.norm != "none"  # no normalisation on the input layer (DCGAN)
+            normed = i > 0 and options.norm in ("batch", "layer")  # no normalisation on the input layer (DCGAN)
             layers += [nn.Conv2d(a, b, 4, 2, 1, bias=not normed)]
             if normed:  # layer norm = one group over (C, H, W) per image
                 layers += [nn.BatchNorm2d(b) if options.norm == "batch" else nn.GroupNorm(1, b)]
@@ -60,6 +71,8 @@ class DCGANCritic(ganforge.Critic):
         self.trunk = nn.Sequential(*layers, nn.Flatten())
         self.feature_width = a * r * r
         self.out = nn.Linear(self.feature_width, 1)
+        if options.norm == "spectral":
+            spectral(self)
 
     def features(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
         return self.trunk(x)  # (B, F)
@@ -83,7 +96,7 @@ class MLPGenerator(ganforge.Generator):
 
 
 class MLPCritic(ganforge.Critic):
-    def __init__(self, options: MLPOptions, ctx: ganforge.BuildContext) -> None:
+    def __init__(self, options: MLPCriticOptions, ctx: ganforge.BuildContext) -> None:
         super().__init__()
         dims = [math.prod(ctx.image_shape)] + [options.hidden] * options.layers
         layers: list[nn.Module] = [nn.Flatten()]
@@ -92,6 +105,8 @@ class MLPCritic(ganforge.Critic):
         self.trunk = nn.Sequential(*layers)
         self.feature_width = dims[-1]
         self.out = nn.Linear(dims[-1], 1)
+        if options.norm == "spectral":
+            spectral(self)
 
     def features(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
         return self.trunk(x)

@@ -17,10 +17,12 @@ class DCGANOptions(BaseModel):
 class DCGANCriticOptions(DCGANOptions):
     """Width and normalisation of a DCGAN-style critic."""
 
-    norm: Literal["batch", "layer", "none"] = Field(
+    norm: Literal["batch", "layer", "spectral", "none"] = Field(
         "batch",
         description="Normalisation after each conv but the first: 'batch' (DCGAN), 'layer' (per-image, over channels "
-        "and pixels: what WGAN-GP uses, since a gradient penalty is per image and batch norm mixes the batch) or 'none'.",
+        "and pixels: what WGAN-GP uses, since a gradient penalty is per image and batch norm mixes the batch), "
+        "'spectral' (no normalisation layers; every conv and the head divided by its largest singular value, "
+        "Miyato et al. 2018, which bounds D's Lipschitz constant) or 'none'.",
     )
 
 
@@ -30,3 +32,11 @@ class MLPOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     hidden: int = Field(512, ge=8, le=16384, description="Units per hidden layer.")
     layers: int = Field(2, ge=1, le=8, description="Number of hidden layers.")
+
+
+class MLPCriticOptions(MLPOptions):
+    """Size and normalisation of a fully connected critic."""
+
+    norm: Literal["spectral", "none"] = Field(
+        "none", description="'spectral': every layer divided by its largest singular value (Miyato et al. 2018); 'none'.")
+
