@@ -38,9 +38,11 @@ SMALL = {
     "cgan_mnist": ["generator.hidden=32", "generator.channels=8", "critic.hidden=32", "critic.channels=8"],
     "infogan_mnist": [],
     "infogan_plus_mnist": [],
+    "infogan_glyphs": [],
 }
 DATA = {"idx": ["data.source=idx", f"data.path={MNIST}"],
-        "synthetic": ["data.source=synthetic", "data.size=64"]}
+        "synthetic": ["data.source=synthetic", "data.size=64"],
+        "glyphs": ["data.size=64"]}  # the recipe's own embedded source, fewer images
 SYNTHETIC_CLASSES = {"cgan_mnist": ["latent.factors[0].k=4"]}  # the synthetic blobs have 4 labels
 
 
@@ -99,6 +101,12 @@ def test_dcgan_resume_is_exact(tmp_path: Path, precision: str, data: str) -> Non
 def test_shipped_networks_resume_is_exact(tmp_path: Path, recipe: str, precision: str) -> None:
     """The other shipped MNIST recipes' networks, regularizers and objectives, on the idx files."""
     check_resume(tmp_path, recipe, precision, "idx")
+
+
+@pytest.mark.slow
+def test_first_run_recipe_resume_is_exact(tmp_path: Path) -> None:
+    """The README's first run (InfoGAN plus, shear augmentation, four codes) on the embedded glyphs, as shipped."""
+    check_resume(tmp_path, "infogan_glyphs", "auto", "glyphs")
 
 
 @pytest.mark.parametrize("precision", ["auto", "fp32"])
