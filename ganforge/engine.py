@@ -227,10 +227,9 @@ class _Run:
         cfg, step = self.cfg, self.trainer.step
         if cfg.keep_best is None or not (step % (cfg.eval_every or cfg.checkpoint_every) == 0 or step == cfg.steps):
             return
-        from ganforge.evaluation import evaluate
+        from ganforge.evaluation import evaluate_apart
 
-        with torch.random.fork_rng(devices=[self.trainer.device] if self.trainer.device.type == "cuda" else []):
-            result = evaluate(self.run_dir, self.registry, device=self.trainer.device, only=[cfg.keep_best], step=step)
+        result = evaluate_apart(self.run_dir, self.registry, self.trainer.device, [cfg.keep_best], step)
         got = result.results.get(cfg.keep_best)
         value, higher = (None, True) if got is None else (got.score, got.higher_is_better)
         if value is None:

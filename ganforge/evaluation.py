@@ -161,6 +161,15 @@ def evaluate(run_dir: str | Path, registry: Registry, overrides: list[str] | tup
 EVAL_FILE = "eval.json"
 
 
+def evaluate_apart(run_dir: Path, registry: Registry, device: torch.device | str, names: list[str],
+                   step: int | None = None) -> Evaluation:
+    """:func:`evaluate` from inside a training process, on forked RNG states: the metrics' random draws leave the
+    process's streams (and so the run, or the next run in the same process) as they were."""
+    device = torch.device(device)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        return evaluate(run_dir, registry, device=device, only=names, step=step)
+
+
 def check_metric_names(names: list[str], registry: Registry, key: str) -> None:
     """Fail before training when ``key`` (e.g. ``train.final_eval``) names a metric no plugin registers."""
     unknown = sorted(set(names) - set(registry.names("metric")))
@@ -172,8 +181,7 @@ def final_evaluation(run_dir: Path, registry: Registry, names: list[str], device
     """``train.final_eval``: the named metrics on the run's newest checkpoint, also written to ``RUN_DIR/eval.json``."""
     from ganforge.checkpoint import atomic_write
 
-    with torch.random.fork_rng(devices=[device] if torch.device(device).type == "cuda" else []):
-        result = evaluate(run_dir, registry, device=device, only=names)
+    result = evaluate_apart(run_dir, registry, device, names)
     atomic_write(Path(run_dir) / EVAL_FILE, json.dumps(result.to_json(), indent=2, default=str).encode())
     return result
 

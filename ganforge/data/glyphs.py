@@ -87,23 +87,22 @@ def _glyph_strokes() -> tuple[tuple[list[Point], ...], ...]:
 
 
 def _segment_table() -> tuple[Tensor, Tensor, Tensor]:
-    """Every glyph's segments padded to one count: endpoints ``(10, K, 4)`` (x0, y0, x1, y1),
-    stroke index ``(10, K)`` and a validity mask ``(10, K)``. Padding repeats the glyph's first
-    segment, so it changes neither a distance nor a bounding box."""
+    """Every glyph's segments padded to one count: endpoints ``(10, K, 4)`` (x0, y0, x1, y1), stroke index
+    ``(10, K)`` and each glyph's own segment count ``(10,)``. Padding repeats the glyph's first segment, so it
+    changes neither a distance nor a bounding box."""
     glyphs = _glyph_strokes()
     rows = [[(*a, *b, s) for s, line in enumerate(strokes) for a, b in zip(line, line[1:])] for strokes in glyphs]
     k = max(len(r) for r in rows)
     seg = torch.zeros(NUM_DIGITS, k, 4, dtype=torch.float64)
     stroke = torch.zeros(NUM_DIGITS, k, dtype=torch.int64)
-    valid = torch.zeros(NUM_DIGITS, k, dtype=torch.bool)
     for d, r in enumerate(rows):
         t = torch.tensor(r, dtype=torch.float64)
         seg[d], stroke[d] = t[0, :4], int(t[0, 4])
-        seg[d, :len(r)], stroke[d, :len(r)], valid[d, :len(r)] = t[:, :4], t[:, 4].long(), True
-    return seg, stroke, valid
+        seg[d, :len(r)], stroke[d, :len(r)] = t[:, :4], t[:, 4].long()
+    return seg, stroke, torch.tensor([len(r) for r in rows])
 
 
-_SEGMENTS, _STROKE, _VALID = _segment_table()
+_SEGMENTS, _STROKE, _COUNT = _segment_table()
 MAX_STROKES = int(_STROKE.max()) + 1
 
 
@@ -166,7 +165,7 @@ def render(digit: Tensor, slant: Tensor, width: Tensor, scale: Tensor, image_siz
     half_pen = (cont["width"] / 2).float()  # (N,)
     for d in range(NUM_DIGITS):  # each digit with its own segment count: no padding segments
         idx = (digit == d).nonzero().squeeze(1)
-        k = int(_VALID[d].sum())
+        k = int(_COUNT[d])
         for sel in idx.split(_CHUNK):
             dist = _distance(px, py, a[sel, :k].float(), b[sel, :k].float())  # (m, P) in frame units
             cover = (half_pen[sel, None] - dist).mul_(image_size).add_(0.5)  # pen edge's signed distance, px
