@@ -1,6 +1,6 @@
 """How far a 2-process run (gloo, CPU) lands from a 1-process run with the same global batch and seed.
 
-Trains the tiny test recipe of ``tests/test_distributed.py`` (tiny networks without batch norm, 64
+Trains the tiny test recipe of ``tests/training/test_distributed.py`` (tiny networks without batch norm, 64
 synthetic 8x8 images, global batch 16) for ``--steps`` steps both ways and prints the largest
 absolute weight and logged-metric differences; docs/distributed.md quotes its output. With
 ``--infogan`` it trains the InfoGAN recipe's networks instead (batch norm, a Q head, 28x28 synthetic
@@ -24,9 +24,9 @@ from pathlib import Path
 import tomli_w
 import torch
 
-from ganforge import checkpoint
-from ganforge.engine import train
-from ganforge.recipe import resolve
+from ganforge.runs import checkpoint
+from ganforge.training.loop import train
+from ganforge.recipe.model import resolve
 from ganforge.testing import make_registry, tiny_recipe
 
 WORKER = Path(__file__).resolve().parents[1] / "tests" / "distributed_worker.py"
@@ -67,7 +67,8 @@ def main() -> None:
 
 def initial_weights(raw: dict, registry: object) -> dict[str, torch.Tensor]:
     """The weights both runs start from (built from the same seed, as the trainer builds them)."""
-    from ganforge.trainer import Trainer, load_data
+    from ganforge.training.state import Trainer
+    from ganforge.data.load import load_data
 
     resolved = resolve(raw, registry)  # type: ignore[arg-type]
     trainer = Trainer(resolved, load_data(resolved), torch.device("cpu"))

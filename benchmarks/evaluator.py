@@ -1,6 +1,6 @@
 """The evaluator classifier on real MNIST digits: ``python benchmarks/evaluator.py [DATA_DIR]``.
 
-Trains ``ganforge.evaluator``'s CNN from scratch (no cache) on the local MNIST idx files (default
+Trains ``ganforge.evaluation.evaluator``'s CNN from scratch (no cache) on the local MNIST idx files (default
 ``../shared/data/mnist-t10k``: 10,000 labelled digits, 10% of them held out) and prints its held-out
 accuracy and training time. The acceptance figure of issue 4 is ≥ 97% held-out accuracy.
 """
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import torch
 
-from ganforge.builtins.options import IdxOptions
+from ganforge.data.options import IdxOptions
 from ganforge.data.idx import load
-from ganforge.evaluator import TrainSetup, train_evaluator
+from ganforge.evaluation.evaluator import TrainSetup, train_evaluator
 from ganforge.interfaces import DataContext
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ step budget, so the campaign takes minutes on a CPU) on the local MNIST t10k idx
   step (the kill lands wherever the process then is: a step, a metrics write, a checkpoint write),
   and the run is resumed;
 - ``--write-kills M`` times: the process is SIGKILLed half-way through writing a random checkpoint's
-  tensor file or sidecar (``python -m ganforge.faults``), and the run is resumed;
+  tensor file or sidecar (``python -m ganforge.testing.faults``), and the run is resumed;
 - once, the disk fills up (``ENOSPC``) while the second checkpoint is written; the run stops with a
   CheckpointError and is resumed once space is back;
 - once, a NaN appears in a loss at a random step: the run stops (``on_nonfinite = "stop"``) and is
@@ -47,11 +47,11 @@ from typing import Any
 
 import torch
 
-from ganforge import checkpoint
-from ganforge.engine import train
+from ganforge.runs import checkpoint
+from ganforge.training.loop import train
 from ganforge.errors import CheckpointError, DivergenceError
-from ganforge.faults import disk_full, nonfinite_at
-from ganforge.recipe import load_recipe
+from ganforge.testing.faults import disk_full, nonfinite_at
+from ganforge.recipe.model import load_recipe
 from ganforge.registry import load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,7 +171,7 @@ class Campaign:
 
     def resume(self, run_dir: Path) -> bool:
         """Continue ``run_dir`` in this process, as ``ganforge run --resume`` does."""
-        from ganforge.runs import run_recipe
+        from ganforge.runs.loaded import run_recipe
 
         result = train(run_recipe(run_dir, self.registry), self.registry, run_dir, resume=True, progress=False,
                        say=lambda m: None)
@@ -219,7 +219,7 @@ class Campaign:
             step = every * self.rng.randint(2, self.args.steps // every - 1)
             fragment = f"step-{step:08d}.{self.rng.choice(['safetensors', 'json'])}"
             argv = cli(self.recipe, self.sets, parent)
-            killed = subprocess.run([sys.executable, "-m", "ganforge.faults", fragment, *argv[3:]], capture_output=True)
+            killed = subprocess.run([sys.executable, "-m", "ganforge.testing.faults", fragment, *argv[3:]], capture_output=True)
             if killed.returncode != -signal.SIGKILL:
                 row.notes.append(f"write kill {i} did not happen (exit {killed.returncode})")
                 continue
@@ -281,7 +281,7 @@ class Campaign:
             os.mkfifo(target)
         row.injected += 1
         warnings: list[str] = []
-        from ganforge.runs import run_recipe
+        from ganforge.runs.loaded import run_recipe
 
         result = train(run_recipe(run_dir, self.registry), self.registry, run_dir, resume=True, progress=False,
                        say=warnings.append)

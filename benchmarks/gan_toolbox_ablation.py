@@ -114,7 +114,7 @@ def train(raw: dict[str, Any], seed: int, steps: list[int], run_dir: Path, fresh
 def evaluate_at(run_dir: Path, step: int, data: Path) -> dict[str, float]:
     """Domain FID and classifier score of the checkpoint of ``step`` (the EMA generator when the run kept one)."""
     from ganforge import load_registry
-    from ganforge.evaluation import evaluate
+    from ganforge.evaluation.run import evaluate
 
     got = evaluate(run_dir, load_registry(), ["data.source=idx", f"data.path={data}"], "cpu", only=METRICS, step=step)
     out = {name: float(h.value) for name, h in got.numbers().items() if name in METRICS}
@@ -153,7 +153,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench-runs" / "toolbox")
     parser.add_argument("--fresh", action="store_true")
     args = parser.parse_args()
-    from ganforge.recipe import apply_overrides
+    from ganforge.recipe.model import apply_overrides
 
     base = tomllib.loads(args.recipe.read_text())
     apply_overrides(base, args.sets)

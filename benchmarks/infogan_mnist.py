@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from ganforge import logkeys
+from ganforge.reporting import logkeys
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mnist-t10k"
@@ -92,8 +92,8 @@ def evaluate_steps(run_dir: Path, data: Path) -> list[dict]:
     reused on the next call, so printing the table again, or another benchmark reading the same runs, costs
     no evaluation (24 checkpoints × 5 runs took over ten minutes to re-evaluate).
     """
-    from ganforge.checkpoint import list_checkpoints
-    from ganforge.evaluation import evaluate
+    from ganforge.runs.checkpoint import list_checkpoints
+    from ganforge.evaluation.run import evaluate
     from ganforge.registry import load_registry
 
     saved_path = run_dir / "evaluations.json"

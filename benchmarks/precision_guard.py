@@ -44,7 +44,7 @@ PRECISIONS = ("fp32", "bf16")
 
 def final_numbers(run_dir: Path, data: Path) -> dict[str, float]:
     """Code accuracy of c1 and L_I per factor at the run's newest checkpoint, and its wall time in minutes."""
-    from ganforge.evaluation import evaluate
+    from ganforge.evaluation.run import evaluate
     from ganforge.registry import load_registry
 
     got = evaluate(run_dir, load_registry(), ["data.source=idx", f"data.path={data}"], "cpu",

@@ -25,13 +25,13 @@ from pathlib import Path
 
 import torch
 
-from ganforge.trainer import load_data
-from ganforge.evaluation import CodeAccuracy, EvalRun
-from ganforge.evaluator import evaluator_for
-from ganforge.factor_metrics import MutualInformationGap
-from ganforge.metrics import hungarian_accuracy
+from ganforge.data.load import load_data
+from ganforge.evaluation.run import CodeAccuracy, EvalRun
+from ganforge.evaluation.evaluator import evaluator_for
+from ganforge.evaluation.factor_metrics import MutualInformationGap
+from ganforge.evaluation.metrics import hungarian_accuracy
 from ganforge.registry import load_registry
-from ganforge.runs import load_run
+from ganforge.runs.loaded import load_run
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-t10k"
 

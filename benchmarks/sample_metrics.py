@@ -23,11 +23,12 @@ from pathlib import Path
 import torch
 from torchvision.transforms.functional import gaussian_blur
 
-from ganforge.builtins.options import IdxOptions
+from ganforge.data.options import IdxOptions
 from ganforge.data.idx import load
-from ganforge.evaluator import evaluator_for, to_unit
+from ganforge.data.pixels import to_unit
+from ganforge.evaluation.evaluator import evaluator_for
 from ganforge.interfaces import DataContext
-from ganforge.metrics import density_coverage, feature_statistics, frechet_distance, kernel_distance, precision_recall
+from ganforge.evaluation.metrics import density_coverage, feature_statistics, frechet_distance, kernel_distance, precision_recall
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "mnist-t10k"

@@ -24,12 +24,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ganforge.builtins.options import ShapesOptions
+from ganforge.data.options import ShapesOptions
 from ganforge.data import shapes
-from ganforge.metrics.clustering import hungarian_accuracy
-from ganforge.recipe import load_recipe
+from ganforge.evaluation.metrics.clustering import hungarian_accuracy
+from ganforge.recipe.model import load_recipe
 from ganforge.registry import load_registry
-from ganforge.system import build_system
+from ganforge.model.system import build_system
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "infogan_shapes.toml"
 

@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ganforge import logkeys
+from ganforge.reporting import logkeys
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "infogan_shapes.toml"
@@ -94,7 +94,7 @@ def evaluate_run(run_dir: Path, fresh: bool) -> dict[str, Any]:
         got = json.loads(saved.read_text())
         if set(METRICS) <= set(got["results"]):  # an evaluation saved before a metric was added is redone
             return got
-    from ganforge.evaluation import evaluate
+    from ganforge.evaluation.run import evaluate
     from ganforge.registry import load_registry
 
     results = evaluate(run_dir, load_registry(), device="cpu", only=METRICS).to_json()

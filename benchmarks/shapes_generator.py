@@ -84,7 +84,7 @@ def evaluate_at(run_dir: Path, step: int, fresh: bool) -> dict[str, Any]:
     saved = run_dir / f"eval-{step}.json"
     if saved.exists() and not fresh:
         return json.loads(saved.read_text())
-    from ganforge.evaluation import evaluate
+    from ganforge.evaluation.run import evaluate
     from ganforge.registry import load_registry
 
     text = json.dumps(evaluate(run_dir, load_registry(), device="cpu", only=METRICS, step=step).to_json(),

@@ -196,9 +196,10 @@ class PublicStep:
 # --- ganforge's engine ---------------------------------------------------------------------------
 def ganforge_step(data_dir: Path, overrides: list[str], device: torch.device) -> tuple[Callable[[], None], str]:
     """The engine's ``Trainer.train_step`` for ``recipes/infogan_mnist.toml`` at batch 128, and its precision."""
-    from ganforge.recipe import apply_overrides, read_toml, resolve
+    from ganforge.recipe.model import apply_overrides, read_toml, resolve
     from ganforge.registry import load_registry
-    from ganforge.trainer import Trainer, load_data
+    from ganforge.training.state import Trainer
+    from ganforge.data.load import load_data
 
     raw = read_toml(ROOT / "recipes" / "infogan_mnist.toml")
     apply_overrides(raw, ["data.source=idx", f"data.path={data_dir}", f"data.batch_size={BATCH}", *overrides])

@@ -15,12 +15,14 @@ __version__ = "0.1.0"
 
 _LAZY = {
     # interfaces (torch)
-    "LatentFactor": "ganforge.interfaces",
-    "OneHotFactor": "ganforge.interfaces",
+    "LatentFactor": "ganforge.latent",
+    "OneHotFactor": "ganforge.latent",
+    "InferableFactor": "ganforge.latent",
     "Generator": "ganforge.interfaces",
     "Critic": "ganforge.interfaces",
     "Objective": "ganforge.interfaces",
     "Regularizer": "ganforge.interfaces",
+    "Encoder": "ganforge.interfaces",
     "StepView": "ganforge.interfaces",
     "CriticAccess": "ganforge.interfaces",
     "Terms": "ganforge.interfaces",
@@ -33,16 +35,16 @@ _LAZY = {
     "Headline": "ganforge.results",
     "ResultTable": "ganforge.results",
     "Evaluation": "ganforge.results",
-    "EvalRun": "ganforge.evaluation",
-    "hungarian_accuracy": "ganforge.metrics",
+    "EvalRun": "ganforge.evaluation.run",
+    "hungarian_accuracy": "ganforge.evaluation.metrics",
     "LatentSpec": "ganforge.latent",
     "LatentBatch": "ganforge.latent",
     # registry, recipes, errors (no torch)
     "NoOptions": "ganforge.registry",
     "Registry": "ganforge.registry",
     "load_registry": "ganforge.registry",
-    "Recipe": "ganforge.recipe",
-    "load_recipe": "ganforge.recipe",
+    "Recipe": "ganforge.recipe.model",
+    "load_recipe": "ganforge.recipe.model",
     "GanforgeError": "ganforge.errors",
     "RecipeError": "ganforge.errors",
     "PluginError": "ganforge.errors",
@@ -50,9 +52,10 @@ _LAZY = {
     "CheckpointError": "ganforge.errors",
     "DivergenceError": "ganforge.errors",
     # running
-    "train": "ganforge.engine",
-    "load_run": "ganforge.runs",
-    "load_generator": "ganforge.export",
+    "train": "ganforge.training.loop",
+    "evaluate": "ganforge.evaluation.run",
+    "load_run": "ganforge.runs.loaded",
+    "load_generator": "ganforge.runs.export",
 }
 
 __all__ = ["__version__", "hookimpl", *_LAZY]

@@ -1,5 +1,5 @@
 """``python -m ganforge`` (and ``torchrun -m ganforge``) runs the CLI."""
 
-from ganforge.cli import main
+from ganforge.cli.app import main
 
 main()

@@ -6,6 +6,9 @@ set ``GANFORGE_DEBUG=1`` to see the traceback as well.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class GanforgeError(Exception):
     """Base class: a problem the user can fix, with a message that says how."""
@@ -56,3 +59,20 @@ class DivergenceError(GanforgeError):
     """Training produced a NaN or Inf; the message names the step and the loss term."""
 
     exit_code = 6
+
+
+def plugin_failure(plugin: str, what: str, exc: Exception) -> PluginError:
+    """The one-line error for an exception that plugin code raised: the plugin, what it was doing, the cause."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return PluginError(f"plugin {plugin!r} failed in {what}: {type(exc).__name__}: {first}")
+
+
+@contextmanager
+def blame(plugin: str, what: str) -> Iterator[None]:
+    """Report an exception raised by plugin code with the plugin's name (ganforge's own errors pass unchanged)."""
+    try:
+        yield
+    except GanforgeError:
+        raise
+    except Exception as exc:
+        raise plugin_failure(plugin, what, exc) from exc

@@ -7,13 +7,12 @@ Nothing here calls ``backward()`` or ``step()``: plugins return loss terms, the 
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+import warnings
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
-import torch
 from torch import Tensor, nn
 
 from ganforge.methods import Method  # noqa: F401 - re-exported: part of the contracts
@@ -21,111 +20,6 @@ from ganforge.methods import Method  # noqa: F401 - re-exported: part of the con
 if TYPE_CHECKING:
     from ganforge.latent import LatentBatch, LatentSpec
     from ganforge.results import MetricResult
-
-
-# --- latent codes -----------------------------------------------------------------------------
-class LatentFactor(ABC):
-    """One structured latent code factor c_i: its prior, its encoding for G, its posterior in Q.
-
-    Values are tensors with a leading batch dimension; their dtype and trailing shape are the
-    factor's own business (a categorical factor uses ``int64`` indices of shape ``(B,)``,
-    a continuous one ``float`` of shape ``(B,)``). Everything else sees only the methods below.
-    """
-
-    #: ``True`` for factors whose values are discrete classes (shown as such in traversals and eval).
-    discrete: ClassVar[bool] = False
-    #: ``True`` for a *condition*: the critic sees its value too, and for real images the value is
-    #: the data's label (class-conditional GANs). At most one factor of a spec may be a condition.
-    conditions_critic: ClassVar[bool] = False
-
-    def __init__(self, name: str, lam: float = 1.0) -> None:
-        self.name = name
-        self.lam = float(lam)  # λ_i: weight of this factor's NLL in the MI loss
-
-    @property
-    @abstractmethod
-    def input_width(self) -> int:
-        """Number of columns this factor contributes to the generator input."""
-
-    @property
-    @abstractmethod
-    def posterior_width(self) -> int:
-        """Number of columns of Q's output that parameterise this factor's posterior."""
-
-    @property
-    @abstractmethod
-    def posterior_meaning(self) -> str:
-        """Human-readable meaning of the posterior columns, e.g. ``"10 logits"``."""
-
-    @abstractmethod
-    def sample(self, n: int, generator: torch.Generator, device: torch.device | str = "cpu") -> Tensor:
-        """Draw ``n`` values from the prior, using only ``generator`` for randomness."""
-
-    @abstractmethod
-    def encode(self, value: Tensor) -> Tensor:
-        """The generator-input columns for ``value``: shape ``(B, input_width)``, float."""
-
-    @abstractmethod
-    def nll(self, params: Tensor, value: Tensor) -> Tensor:
-        """−log Q(value | x) under posterior parameters ``params`` ``(B, posterior_width)``: shape ``(B,)``."""
-
-    @abstractmethod
-    def entropy(self) -> float:
-        """Prior entropy H(c_i) in nats (a constant; L_I = H(c) − NLL)."""
-
-    @abstractmethod
-    def predict(self, params: Tensor) -> Tensor:
-        """Q's point estimate of the value (argmax class or posterior mean), same shape as values."""
-
-    @abstractmethod
-    def traversal(self, steps: int, span: tuple[float, float] | None = None) -> Tensor:
-        """Values to walk in a traversal grid (all classes for a discrete factor)."""
-
-
-class OneHotFactor(LatentFactor):
-    """A discrete code with ``k`` classes: one-hot into G, ``k`` raw logits out of Q, ``int64`` values ``(B,)``.
-
-    The prior is uniform (override ``sample`` and ``entropy`` for another one). A base for plugins'
-    categorical codes and class labels, so each writes only what makes it different.
-    """
-
-    discrete = True
-
-    def __init__(self, name: str, lam: float, k: int) -> None:
-        super().__init__(name, lam)
-        self.k = k
-
-    @property
-    def input_width(self) -> int:
-        return self.k
-
-    @property
-    def posterior_width(self) -> int:
-        return self.k
-
-    @property
-    def posterior_meaning(self) -> str:
-        return f"{self.k} logits"
-
-    def sample(self, n: int, generator: torch.Generator, device: torch.device | str = "cpu") -> Tensor:
-        return torch.randint(0, self.k, (n,), generator=generator, device=device)  # (B,)
-
-    def encode(self, value: Tensor) -> Tensor:
-        return torch.nn.functional.one_hot(value.long(), self.k).float()  # (B, K)
-
-    def nll(self, params: Tensor, value: Tensor) -> Tensor:
-        # params are raw logits: cross_entropy applies the one and only (log-)softmax
-        return torch.nn.functional.cross_entropy(params.float(), value.long(), reduction="none")  # (B,)
-
-    def entropy(self) -> float:
-        return math.log(self.k)
-
-    def predict(self, params: Tensor) -> Tensor:
-        return params.argmax(dim=1)  # (B,) int64
-
-    def traversal(self, steps: int, span: tuple[float, float] | None = None) -> Tensor:
-        """Every class once, in order; ``steps`` and ``span`` do not apply to a discrete code."""
-        return torch.arange(self.k)  # (K,)
 
 
 # --- networks -----------------------------------------------------------------------------------
@@ -199,9 +93,9 @@ class CriticAccess:
         return self._critic.head(features, cond)  # (B,)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class StepView:
-    """Everything a regularizer sees of one critic or generator step (``ganforge/step.py`` builds it).
+    """Everything a regularizer sees of one critic or generator step (``training/step.py`` builds it, by keyword).
 
     Shapes: B is this process's batch, ``(C, H, W)`` the image shape, F the critic's ``feature_width``.
 
@@ -269,9 +163,6 @@ class Regularizer(nn.Module):
     #: ``True`` when :meth:`critic_terms` differentiates ``view.real_logits`` with respect to
     #: ``view.real`` (R1): the critic phase then makes the real batch a leaf that requires grad.
     needs_real_grad: ClassVar[bool] = False
-    #: ``True`` when :meth:`evaluate` also reads the images themselves (a head with layers of its own on the
-    #: pixels, not only on the critic's trunk features): eval then calls ``evaluate(features, images)``.
-    evaluate_reads_images: ClassVar[bool] = False
 
     def critic_terms(self, view: StepView) -> Terms:
         return Terms()
@@ -279,13 +170,33 @@ class Regularizer(nn.Module):
     def generator_terms(self, view: StepView) -> Terms:
         return Terms()
 
-    def evaluate(self, features: Tensor) -> dict[str, Tensor]:
-        """Optional: per-factor posterior parameters for real images' features ``(B, F)`` (used by eval).
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Adapt the encoder API of ganforge 0.1.0 (``evaluate(features)``) to :class:`Encoder`, with a warning."""
+        super().__init_subclass__(**kwargs)
+        if "evaluate" in cls.__dict__ and not hasattr(cls, "encode"):
+            warnings.warn(f"{cls.__qualname__}.evaluate() is deprecated: define encode(features, images) "
+                          "(ganforge.Encoder) instead; evaluate() will stop being called in the next release",
+                          DeprecationWarning, stacklevel=2)
+            reads_images = bool(getattr(cls, "evaluate_reads_images", False))
 
-        With :attr:`evaluate_reads_images`, eval calls ``evaluate(features, images)``, ``images`` the same
-        ``(B, C, H, W)`` batch in ``[-1, 1]`` whose trunk features ``features`` are.
-        """
-        return {}
+            def encode(self: Any, features: Tensor, images: Tensor) -> dict[str, Tensor]:
+                return self.evaluate(features, images) if reads_images else self.evaluate(features)
+
+            cls.encode = encode  # type: ignore[attr-defined]
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Optional protocol: a regularizer with a posterior head (InfoGAN's Q) that eval can run on real images.
+
+    A regularizer that defines ``encode`` is an encoder; the factor metrics (``factor_codes``, ``mig``,
+    ``factor_vae``, a plugin's ``code_accuracy``) read its posterior parameters per factor and turn them into
+    values with ``factor.predict(params)``. ``features`` (B, F) are the critic trunk's features of ``images``
+    (B, C, H, W, in [-1, 1]); a head that reads only the features ignores ``images``. The caller puts the
+    module in ``eval()`` mode and runs it under ``torch.no_grad()``.
+    """
+
+    def encode(self, features: Tensor, images: Tensor) -> dict[str, Tensor]: ...
 
 
 # --- composition -------------------------------------------------------------------------------
@@ -361,8 +272,6 @@ class Metric(ABC):
     requires: ClassVar[str] = ""
     #: cheap enough to evaluate at every kept checkpoint: ``compare`` plots its headlines over training
     over_checkpoints: ClassVar[bool] = False
-    #: for a metric whose ``compute`` returns a plain dict: whether a larger :meth:`headline` is better
-    higher_is_better: ClassVar[bool] = True
 
     def __init__(self, options: Any = None) -> None:
         self.options = options  # the validated options model the metric was registered with
@@ -372,10 +281,6 @@ class Metric(ABC):
         """Whether this metric can be computed for ``run`` (e.g. needs labels, needs a Q head)."""
 
     @abstractmethod
-    def compute(self, run: Any) -> MetricResult | dict[str, Any]:
-        """The result. A plain dict is taken as the result's ``details``, with :meth:`headline` as its one
-        headline and score (the short form for a metric with a single number)."""
-
-    def headline(self, result: dict[str, Any]) -> float | None:
-        """For a ``compute`` that returns a plain dict: the one number that summarises it (``None``: none)."""
-        return None
+    def compute(self, run: Any) -> MetricResult:
+        """The result: headlines, details, tables, score (:class:`~ganforge.MetricResult`; anything else is an
+        error naming the plugin)."""

@@ -1,10 +1,15 @@
-"""Reading files that may be hostile or broken: regular files only, bounded reads, bounded JSON nesting.
+"""Reading files that may be hostile or broken, and writing files that are never seen half-written.
+
+Reading: regular files only, bounded reads, bounded JSON nesting.
 
 A checkpoint, a sidecar, a recipe or ``metrics.jsonl`` may be a FIFO (an ``open`` that would wait
 for a writer forever), a symlink to ``/dev/zero`` (``st_size`` 0, endless data) or a JSON document
 nested deeper than the parser's recursion allows. Every such file is opened non-blocking, checked
 with ``fstat`` on the open descriptor (so a swap between check and open changes nothing), and read
 to at most a fixed number of bytes; JSON is scanned for its nesting depth before it is parsed.
+
+Writing (:func:`atomic_write`): a temporary file in the same directory, fsynced, renamed over the target,
+with the permissions the user's umask gives, so a crash leaves the old file or the new one, never a torn one.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import json
 import os
 import re
 import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +79,31 @@ def loads_json(blob: bytes | str, max_depth: int = MAX_JSON_DEPTH) -> Any:
     if json_depth(blob) > max_depth:
         raise UnsafeFile(f"nests deeper than {max_depth} levels")
     return json.loads(blob)
+
+
+def _umask() -> int:
+    """The process's umask (read by setting and restoring it: there is no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same directory, fsync, rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; the file should follow the user's umask
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

@@ -14,7 +14,7 @@ import pytest
 import tomli_w
 from typer.testing import CliRunner
 
-from ganforge.cli import app
+from ganforge.cli.app import app
 
 ROOT = Path(__file__).resolve().parents[1]
 

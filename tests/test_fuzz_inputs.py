@@ -19,13 +19,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from ganforge.builtins.options import IdxOptions
-from ganforge.cli import app
+from ganforge.data.options import IdxOptions
+from ganforge.cli.app import app
 from ganforge.data.idx import load as load_idx
-from ganforge.trainer import Trainer, load_data
+from ganforge.training.state import Trainer
+from ganforge.data.load import load_data
 from ganforge.errors import DataError, GanforgeError, RecipeError
 from ganforge.interfaces import DataContext
-from ganforge.recipe import apply_override, load_recipe, resolve
+from ganforge.recipe.model import apply_override, load_recipe, resolve
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 SECTIONS = ["run", "data", "model", "latent", "generator", "critic", "objective", "optim", "train", "regularizers"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import ganforge
 from ganforge import hookspecs
-from ganforge.scaffold import scaffold
+from ganforge.cli.scaffold import scaffold
 
 ROOT = Path(__file__).resolve().parents[1]
 HOOKS_DOC = ROOT / "docs" / "plugins" / "hooks.md"
@@ -122,7 +122,9 @@ def test_plugins_import_only_the_public_api(tmp_path: Path) -> None:
 
 
 def test_ganforge_testing_uses_only_the_public_api() -> None:
-    modules = sorted((ROOT / "ganforge" / "testing").glob("*.py"))
+    """What plugin authors import from ganforge.testing shows them the public API only; faults.py (fault
+    injection for ganforge's own reliability tests, which patches the trainer and the CLI) is exempt."""
+    modules = sorted(p for p in (ROOT / "ganforge" / "testing").glob("*.py") if p.name != "faults.py")
     assert len(modules) >= 4
     bad = [b for p in modules for b in private_imports(p, set(ganforge.__all__), own="ganforge.testing")]
     assert not bad, "ganforge.testing reaches into the core outside ganforge.__all__:\n" + "\n".join(bad)
@@ -130,11 +132,11 @@ def test_ganforge_testing_uses_only_the_public_api() -> None:
 
 def test_the_import_scan_catches_private_imports(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
-    module.write_text("import ganforge\nimport ganforge.engine\nfrom ganforge.registry import Registry\n"
+    module.write_text("import ganforge\nimport ganforge.training.loop\nfrom ganforge.registry import Registry\n"
                       "from ganforge.events import RunStarted\nimport ganforge.testing\n"
-                      "from ganforge import LatentFactor, blame\nx = ganforge.Generator\ny = ganforge.system\n")
+                      "from ganforge import LatentFactor, blame\nx = ganforge.Generator\ny = ganforge.model.system\n")
     assert [b.split(": ", 1)[1] for b in private_imports(module, set(ganforge.__all__))] == [
-        "import ganforge.engine", "from ganforge.registry import …", "from ganforge import blame", "ganforge.system"]
+        "import ganforge.training.loop", "from ganforge.registry import …", "from ganforge import blame", "ganforge.model"]
 
 
 def test_every_public_name_is_documented() -> None:

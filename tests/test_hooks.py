@@ -20,7 +20,7 @@ from torch import Tensor
 
 import ganforge
 from ganforge import events
-from ganforge.evaluation import evaluate
+from ganforge.evaluation.run import evaluate
 from ganforge.testing import TinyCritic, TinyGenerator, make_registry, tiny_recipe, train_steps
 from ganforge_infogan.factors import Uniform
 from ganforge_infogan.options import UniformOptions
@@ -152,17 +152,27 @@ def test_register_metrics_metric_is_evaluated(tmp_path: Path) -> None:
         def applies(self, run: Any) -> bool:
             return True
 
-        def compute(self, run: Any) -> dict[str, Any]:
-            return {"logged_steps": len(run.training_log), "factors": [f.name for f in run.spec.factors]}
+        def compute(self, run: Any) -> ganforge.MetricResult:
+            return ganforge.MetricResult(details={"logged_steps": len(run.training_log),
+                                                  "factors": [f.name for f in run.spec.factors]})
+
+    class Untyped(StepCount):
+        name = "untyped"
+
+        def compute(self, run: Any) -> dict[str, Any]:  # type: ignore[override]
+            return {"logged_steps": len(run.training_log)}
 
     def register_metrics(register: Any) -> None:
         register("my_metric", lambda options: StepCount(), help="how many steps were logged")
+        register("untyped", lambda options: Untyped(), help="returns a plain dict")
 
     plugins = [("hooktest", _plugin(register_metrics=register_metrics))]
     train_steps(tiny_recipe(), 3, tmp_path, plugins=plugins)
     results = evaluate(tmp_path / "run", make_registry(plugins), only=["my_metric"])
     assert results.details("my_metric") == {"logged_steps": 3, "factors": []}
-    assert results.results["my_metric"].headlines == ()  # a plain dict without headline(): details only
+    assert results.results["my_metric"].headlines == ()  # details only
+    with pytest.raises(ganforge.PluginError, match=r"plugin 'hooktest': metric 'untyped' returned dict from compute\(\)"):
+        evaluate(tmp_path / "run", make_registry(plugins), only=["untyped"])
 
 
 def test_a_typed_metric_result_is_shown_by_eval(tmp_path: Path) -> None:
@@ -170,7 +180,7 @@ def test_a_typed_metric_result_is_shown_by_eval(tmp_path: Path) -> None:
     in the metrics table, its own table after it; --json keeps every field."""
     from rich.console import Console
 
-    from ganforge.report import print_eval
+    from ganforge.reporting.terminal import print_eval
 
     class Logged(ganforge.Metric):
         name = "logged"

@@ -18,7 +18,7 @@ import tomli_w
 from typer.testing import CliRunner
 
 from ganforge import PluginError
-from ganforge.cli import app
+from ganforge.cli.app import app
 from ganforge.registry import load_registry
 
 runner = CliRunner()

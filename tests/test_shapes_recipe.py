@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ganforge.cli import app
+from ganforge.cli.app import app
 from ganforge.data.shapes import FACTOR_NAMES
-from ganforge.factor_metrics import FactorVAEScore
+from ganforge.evaluation.factor_metrics import FactorVAEScore
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "infogan_shapes.toml"
 TINY = ["data.size=256", "data.batch_size=32", "generator.channels=8", "critic.hidden=16", "train.steps=4",

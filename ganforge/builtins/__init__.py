@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ganforge.builtins import options as o
+from ganforge.data import options as data_options
 from ganforge.hookspecs import hookimpl
 
 
@@ -46,7 +47,7 @@ def register_augmentations(register: Any) -> None:
 
 def _augmentation(name: str) -> Any:
     def build(options: Any) -> Any:
-        from ganforge.augment import BUILTIN
+        from ganforge.model.augmentations import BUILTIN
 
         return BUILTIN[name]
 
@@ -55,52 +56,52 @@ def _augmentation(name: str) -> Any:
 
 @hookimpl
 def register_datasets(register: Any) -> None:
-    register("synthetic", "ganforge.data.synthetic:load", o.SyntheticOptions,
+    register("synthetic", "ganforge.data.synthetic:load", data_options.SyntheticOptions,
              help="Random blobs made on the fly; for tests and smoke runs.")
-    register("idx", "ganforge.data.idx:load", o.IdxOptions,
+    register("idx", "ganforge.data.idx:load", data_options.IdxOptions,
              help="Local MNIST-format idx / idx.gz image and label files.")
     for name in ("mnist", "fashion_mnist", "cifar10"):
-        register(name, f"ganforge.data.torchvision_sources:load_{name}", o.TorchvisionOptions,
+        register(name, f"ganforge.data.torchvision_sources:load_{name}", data_options.TorchvisionOptions,
                  help=f"torchvision's {name} (downloaded on first use when download = true).")
-    register("image_folder", "ganforge.data.torchvision_sources:load_image_folder", o.ImageFolderOptions,
+    register("image_folder", "ganforge.data.torchvision_sources:load_image_folder", data_options.ImageFolderOptions,
              help="Your own images: one folder per class (torchvision ImageFolder), resized in memory.")
-    register("shapes", "ganforge.data.shapes:load", o.ShapesOptions, help="Offline dSprites-style shapes with known factors.")
-    register("glyphs", "ganforge.data.glyphs:load", o.GlyphsOptions,
+    register("shapes", "ganforge.data.shapes:load", data_options.ShapesOptions, help="Offline dSprites-style shapes with known factors.")
+    register("glyphs", "ganforge.data.glyphs:load", data_options.GlyphsOptions,
              help="Offline stroke-drawn digits 0-9 with known digit, slant, width and scale.")
-    register("images", "ganforge.data.torchvision_sources:load_images", o.FlatImagesOptions,
+    register("images", "ganforge.data.torchvision_sources:load_images", data_options.FlatImagesOptions,
              help="A flat folder of your images (no class sub-folders, e.g. CelebA), labels optional.")
-    register("svhn", "ganforge.data.torchvision_sources:load_svhn", o.SVHNOptions,
+    register("svhn", "ganforge.data.torchvision_sources:load_svhn", data_options.SVHNOptions,
              help="torchvision's SVHN, 32×32 RGB house-number digits (downloaded on first use when download = true).")
 
 
 @hookimpl
 def register_metrics(register: Any) -> None:
-    register("training", "ganforge.evaluation:TrainingSummary", help="Throughput and last losses of the run.")
-    register("factor_codes", "ganforge.factor_metrics:FactorCodes",
+    register("training", "ganforge.evaluation.run:TrainingSummary", help="Throughput and last losses of the run.")
+    register("factor_codes", "ganforge.evaluation.factor_metrics:FactorCodes",
              help="Data with known factors: each code's most informative factor (MI) and categorical-code accuracy.")
-    register("mig", "ganforge.factor_metrics:MutualInformationGap",
+    register("mig", "ganforge.evaluation.factor_metrics:MutualInformationGap",
              help="Data with known factors: Mutual Information Gap of Q's codes on real images (Chen et al. 2018).")
-    register("factor_vae", "ganforge.factor_metrics:FactorVAEScore",
+    register("factor_vae", "ganforge.evaluation.factor_metrics:FactorVAEScore",
              help="Data with known factors: FactorVAE score of Q's codes (Kim & Mnih 2018), fixed-factor images rendered.")
-    register("domain_fid", "ganforge.sample_quality:DomainFID",
+    register("domain_fid", "ganforge.evaluation.sample_quality:DomainFID",
              help="Fréchet distance of generated to real images in the evaluator classifier's features (domain FID).")
-    register("domain_kid", "ganforge.sample_fidelity:DomainKID",
+    register("domain_kid", "ganforge.evaluation.sample_fidelity:DomainKID",
              help="Kernel Inception Distance (unbiased MMD², cubic kernel; mean ± std over subsets) in the evaluator's "
                   "features.")
-    register("precision_recall", "ganforge.sample_fidelity:PrecisionRecall",
+    register("precision_recall", "ganforge.evaluation.sample_fidelity:PrecisionRecall",
              help="Improved precision (fidelity) and recall (diversity) of k=3 nearest-neighbour manifolds of "
                   "evaluator features (Kynkäänniemi et al. 2019).")
-    register("density_coverage", "ganforge.sample_fidelity:DensityCoverage",
+    register("density_coverage", "ganforge.evaluation.sample_fidelity:DensityCoverage",
              help="Density (fidelity) and coverage (diversity) against the real images' k=5 nearest-neighbour balls "
                   "in evaluator features (Naeem et al. 2020).")
-    register("classifier_score", "ganforge.sample_quality:ClassifierScore",
+    register("classifier_score", "ganforge.evaluation.sample_quality:ClassifierScore",
              help="Inception-Score analogue exp(E KL(p(y|x) || p(y))) under the evaluator classifier.")
-    register("label_accuracy", "ganforge.sample_quality:LabelAccuracy",
+    register("label_accuracy", "ganforge.evaluation.sample_quality:LabelAccuracy",
              help="Conditional models: share of samples for class y that the evaluator classifies as y.")
-    register("generated_code_accuracy", "ganforge.sample_quality:GeneratedCodeAccuracy",
+    register("generated_code_accuracy", "ganforge.evaluation.sample_quality:GeneratedCodeAccuracy",
              help="Categorical codes: Hungarian accuracy of each code's value for the evaluator's class of G's samples, "
                   "and each category's domain FID to its matched class.")
-    register("class_coverage", "ganforge.sample_quality:ClassCoverage",
+    register("class_coverage", "ganforge.evaluation.sample_quality:ClassCoverage",
              help="Any generator: the share of G's samples the evaluator calls each class (KL to the real shares) "
                   "and each class's domain FID to its real images.")
 

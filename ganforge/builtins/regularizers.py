@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ganforge.augment import translation
+from ganforge.model.augmentations import translation
 from ganforge.builtins.options import ConsistencyOptions, GradientPenaltyOptions, LeCamOptions, R1Options
 from ganforge.interfaces import BuildContext, Regularizer, StepView, Terms
 

@@ -37,7 +37,7 @@ from functools import partial
 import torch
 from torch import Tensor
 
-from ganforge.builtins.options import GlyphsOptions
+from ganforge.data.options import GlyphsOptions
 from ganforge.interfaces import DataContext, ImageData
 
 FACTOR_NAMES: tuple[str, ...] = ("digit", "slant", "width", "scale")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganforge.builtins.options import IdxOptions
+from ganforge.data.options import IdxOptions
 from ganforge.errors import DataError
 from ganforge.interfaces import DataContext, ImageData
 

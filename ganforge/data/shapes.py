@@ -68,7 +68,7 @@ from functools import partial
 import torch
 from torch import Tensor
 
-from ganforge.builtins.options import ShapesOptions
+from ganforge.data.options import ShapesOptions
 from ganforge.interfaces import DataContext, ImageData
 
 SHAPES: tuple[str, ...] = ("square", "ellipse", "heart")

@@ -15,6 +15,7 @@ from torch import Tensor
 
 from ganforge.errors import DataError
 from ganforge.interfaces import ImageData
+from ganforge.data.pixels import to_unit
 
 
 @dataclass
@@ -64,7 +65,7 @@ class BatchStream:
         start = self.state.position * self.batch_size
         idx = order[start : start + self.batch_size]
         self.state.position += 1
-        x = self.images[idx].float().div_(127.5).sub_(1.0)  # uint8 → [-1, 1], batch-level transform
+        x = to_unit(self.images[idx])  # batch-level transform
         y = self.labels[idx] if self.labels is not None else None
         return x, y
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ganforge.builtins.options import SyntheticOptions
+from ganforge.data.options import SyntheticOptions
 from ganforge.interfaces import DataContext, ImageData
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganforge.builtins.options import FlatImagesOptions, ImageFolderOptions, SVHNOptions, TorchvisionOptions
+from ganforge.data.options import FlatImagesOptions, ImageFolderOptions, SVHNOptions, TorchvisionOptions
 from ganforge.errors import DataError
 from ganforge.interfaces import DataContext, ImageData
 

@@ -10,7 +10,8 @@
         kind = "vonmises"
 
 - :class:`LatentFactorContract`, :class:`RegularizerContract`, :class:`MethodContract`,
-  :class:`DatasetContract`: every check the engine relies on, built through the registry;
+  :class:`DatasetContract`, :class:`CriticContract`, :class:`MetricContract`: every check the engine
+  relies on, built through the registry;
 - :func:`train_steps`: train a recipe a few real steps on the CPU and get its metrics log;
 - :func:`tiny_recipe`, :class:`TinyGenerator`, :class:`TinyCritic`: a recipe and networks that make
   a step take milliseconds (generator, critic and method ``"tiny"``);
@@ -23,7 +24,13 @@ See docs/plugins/tutorial.md for a walk-through.
 from __future__ import annotations
 
 from ganforge.testing.base import PluginContract
-from ganforge.testing.components import DatasetContract, MethodContract, RegularizerContract
+from ganforge.testing.components import (
+    CriticContract,
+    DatasetContract,
+    MethodContract,
+    MetricContract,
+    RegularizerContract,
+)
 from ganforge.testing.factors import LatentFactorContract, fit_posterior
 from ganforge.testing.networks import TINY, TINY_PLUGIN, TinyCritic, TinyGenerator, TinyOptions
 from ganforge.testing.runs import TESTING_PLUGIN, kill_after_checkpoints, make_registry, tiny_recipe, train_steps
@@ -33,6 +40,8 @@ __all__ = [
     "RegularizerContract",
     "MethodContract",
     "DatasetContract",
+    "CriticContract",
+    "MetricContract",
     "PluginContract",
     "fit_posterior",
     "train_steps",

@@ -6,6 +6,7 @@ interface the engine relies on, and (where it can) trains a few real steps with 
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,14 +18,20 @@ from torch import Tensor
 
 from ganforge import (
     BuildContext,
+    Critic,
+    CriticAccess,
+    Encoder,
     DataContext,
     ImageData,
     LatentSpec,
     Method,
+    Metric,
+    MetricResult,
     Recipe,
     Regularizer,
     StepView,
     Terms,
+    evaluate,
     load_recipe,
 )
 from ganforge.testing.base import PluginContract
@@ -62,17 +69,29 @@ class RegularizerContract(PluginContract):
         ctx = BuildContext(self.image_shape, spec, num_classes=None, critic_feature_width=self.feature_width)
         return entry.build(options, ctx)
 
-    def views(self, spec: LatentSpec) -> tuple[StepView, StepView, TinyGenerator, TinyCritic]:
-        """A critic-phase and a generator-phase view of one step, as the engine makes them."""
+    def views(self, spec: LatentSpec, reg: Regularizer | None = None) -> tuple[StepView, StepView, TinyGenerator, TinyCritic]:
+        """A critic-phase and a generator-phase view of one step, built as the training step builds them.
+
+        Both views carry the critic (:class:`~ganforge.CriticAccess`) and its logits; when ``reg`` sets
+        ``needs_real_grad`` the real batch is a leaf that requires grad and ``real_logits`` were computed
+        from it, so ``torch.autograd.grad(view.real_logits.sum(), view.real)`` is ∇ₓD(x) (R1).
+        """
         torch.manual_seed(0)
         g, d = TinyGenerator(spec.width, self.image_shape), TinyCritic(self.image_shape, self.feature_width)
         latent = spec.sample(self.batch, torch.Generator().manual_seed(0))
         cond = spec.condition_values(latent)
-        fake = g(spec.generator_input(latent))
-        real = torch.rand(self.batch, *self.image_shape) * 2 - 1
-        critic = StepView("critic", 0, spec, latent, fake.detach(), d.features(fake.detach(), cond), real,
-                          d.features(real, cond), cond, cond)
-        generator = StepView("generator", 0, spec, latent, fake, d.features(fake, cond), cond_fake=cond)
+        fake = g(spec.generator_input(latent))  # (B, C, H, W), differentiable into G
+        real = torch.rand(self.batch, *self.image_shape, generator=torch.Generator().manual_seed(1)) * 2 - 1
+        if reg is not None and reg.needs_real_grad:
+            real.requires_grad_(True)
+        access = CriticAccess(d)
+        real_f, fake_f = d.features(real, cond), d.features(fake.detach(), cond)
+        critic = StepView(phase="critic", step=0, spec=spec, latent=latent, fake=fake.detach(), fake_features=fake_f,
+                          real=real, real_features=real_f, cond_real=cond, cond_fake=cond, critic=access,
+                          real_logits=d.head(real_f, cond), fake_logits=d.head(fake_f, cond))
+        gen_f = d.features(fake, cond)
+        generator = StepView(phase="generator", step=0, spec=spec, latent=latent, fake=fake, fake_features=gen_f,
+                             cond_fake=cond, critic=access, fake_logits=d.head(gen_f, cond))
         return critic, generator, g, d
 
     def test_builds_a_regularizer_for_an_optimizer(self) -> None:
@@ -83,7 +102,7 @@ class RegularizerContract(PluginContract):
     def test_terms_are_finite_scalars_and_logs_are_detached(self) -> None:
         spec = self.make_spec()
         reg = self.build(spec)
-        critic, generator, _, _ = self.views(spec)
+        critic, generator, _, _ = self.views(spec, reg)
         for terms in (reg.critic_terms(critic), reg.generator_terms(generator)):
             assert isinstance(terms, Terms)
             _finite_scalars(terms.losses, "loss")
@@ -93,7 +112,7 @@ class RegularizerContract(PluginContract):
     def test_gradients_reach_the_parameters_each_phase_trains(self) -> None:
         spec = self.make_spec()
         reg = self.build(spec)
-        critic, generator, g, d = self.views(spec)
+        critic, generator, g, d = self.views(spec, reg)
         phases = [(reg.critic_terms(critic), [*d.parameters()]), (reg.generator_terms(generator), [*g.parameters()])]
         for terms, trained in phases:
             if not terms.losses:
@@ -118,15 +137,14 @@ class RegularizerContract(PluginContract):
         for (key, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
             assert torch.equal(x, y), key
 
-    def test_evaluate_gives_one_row_per_image(self) -> None:
+    def test_an_encoder_gives_one_row_per_image(self) -> None:
         spec = self.make_spec()
         reg = self.build(spec).eval()
+        if not isinstance(reg, Encoder):
+            pytest.skip("not an encoder: the regularizer has no encode(features, images)")
         features = torch.randn(self.batch, self.feature_width)
         with torch.no_grad():
-            if reg.evaluate_reads_images:
-                out = reg.evaluate(features, torch.rand(self.batch, *self.image_shape) * 2 - 1)  # type: ignore[call-arg]
-            else:
-                out = reg.evaluate(features)
+            out = reg.encode(features, torch.rand(self.batch, *self.image_shape) * 2 - 1)
         assert isinstance(out, dict)
         assert all(isinstance(v, Tensor) and v.shape[0] == self.batch for v in out.values())
 
@@ -216,3 +234,107 @@ class DatasetContract(PluginContract):
         recipe["data"] = {"source": self.source, "batch_size": 8, **self.options}
         log = train_steps(recipe, 2, tmp_path, plugins=[(self.name_of_plugin(), self.plugin)])
         assert [row["step"] for row in log] == [1, 2]
+
+
+class CriticContract(PluginContract):
+    """Checks for one ``register_critics`` kind: the trunk/head split the step and the regularizers rely on."""
+
+    component = "critic"
+    #: the registered critic kind (``[critic] kind = ...``)
+    kind: ClassVar[str]
+    image_shape: ClassVar[tuple[int, int, int]] = (1, 28, 28)
+    #: the number of classes for a conditional critic (``None``: unconditional)
+    num_classes: ClassVar[int | None] = None
+    batch: ClassVar[int] = 4
+
+    def registered_name(self) -> str:
+        return self.kind
+
+    def make_spec(self) -> LatentSpec:
+        """The latent spec the critic is built for (override to add, e.g., the label a conditional critic reads)."""
+        return LatentSpec(noise_dim=4)
+
+    def build(self) -> Critic:
+        entry, options = self.entry_and_options()
+        ctx = BuildContext(self.image_shape, self.make_spec(), num_classes=self.num_classes)
+        return entry.build(options, ctx)
+
+    def inputs(self) -> tuple[Tensor, Tensor | None]:
+        """Images (B, C, H, W) in [-1, 1] and, for a conditional critic, a class per image (B,)."""
+        x = torch.rand(self.batch, *self.image_shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
+        cond = None if self.num_classes is None else torch.arange(self.batch) % self.num_classes
+        return x, cond
+
+    def test_features_are_feature_width_wide_and_the_head_gives_one_logit_per_image(self) -> None:
+        torch.manual_seed(0)
+        critic, (x, cond) = self.build(), self.inputs()
+        assert isinstance(critic, Critic)
+        features = critic.features(x, cond)
+        assert features.shape == (self.batch, critic.feature_width), "features must be (B, feature_width)"
+        logits = critic.head(features, cond)
+        assert logits.shape == (self.batch,), "head must give one logit per image, (B,)"
+        assert bool(torch.isfinite(logits).all())
+
+    def test_forward_is_head_of_features(self) -> None:
+        torch.manual_seed(0)
+        critic, (x, cond) = self.build().eval(), self.inputs()
+        with torch.no_grad():
+            torch.testing.assert_close(critic(x, cond), critic.head(critic.features(x, cond), cond))
+
+    def test_gradients_reach_the_input_and_every_parameter(self) -> None:
+        torch.manual_seed(0)
+        critic, (x, cond) = self.build(), self.inputs()
+        x.requires_grad_(True)  # R1 and the gradient penalty differentiate D with respect to its input
+        critic(x, cond).sum().backward()
+        assert x.grad is not None and bool(x.grad.abs().sum() > 0)
+        missing = [n for n, p in critic.named_parameters() if p.requires_grad and p.grad is None]
+        assert not missing, f"parameters that get no gradient: {missing[:3]}"
+
+    def test_state_dict_round_trip(self) -> None:
+        torch.manual_seed(1)
+        a = self.build()
+        torch.manual_seed(2)
+        b = self.build()
+        b.load_state_dict(a.state_dict())
+        for (key, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+            assert torch.equal(x, y), key
+
+
+class MetricContract(PluginContract):
+    """Checks for one ``register_metrics`` name on a run trained a few steps from ``recipe`` (tiny networks by
+    default): ``applies`` answers a bool, and where it applies ``compute`` returns a :class:`~ganforge.MetricResult`
+    whose headlines are finite numbers and whose details are JSON, as ``ganforge eval --json`` writes them."""
+
+    component = "metric"
+    #: the registered metric name (``ganforge eval --metric NAME``)
+    name: ClassVar[str]
+    #: a raw recipe whose run the metric applies to (default: :func:`ganforge.testing.tiny_recipe`)
+    recipe: ClassVar[dict[str, Any] | None] = None
+    steps: ClassVar[int] = 2
+
+    def registered_name(self) -> str:
+        return self.name
+
+    @pytest.fixture
+    def evaluated(self, tmp_path: Path) -> Any:
+        recipe = self.recipe if self.recipe is not None else tiny_recipe()
+        plugins = [(self.name_of_plugin(), self.plugin)]
+        train_steps(recipe, self.steps, tmp_path, plugins=plugins)
+        return evaluate(tmp_path / "run", self.registry(), only=[self.name])
+
+    def test_builds_a_metric(self) -> None:
+        entry, options = self.entry_and_options()
+        metric = entry.build(options)
+        assert isinstance(metric, Metric)
+
+    def test_computes_a_typed_result_with_finite_headlines(self, evaluated: Any) -> None:
+        from ganforge import Evaluation
+
+        if self.name in evaluated.not_applicable:
+            pytest.fail(f"metric {self.name!r} does not apply to the contract's run ({evaluated.not_applicable[self.name]}); "
+                        "set `recipe` to a run it applies to")
+        result = evaluated.results[self.name]
+        assert isinstance(result, MetricResult)
+        assert all(math.isfinite(h.value) for h in result.headlines), "headline values must be finite numbers"
+        again = Evaluation.from_json(json.loads(json.dumps(evaluated.to_json())))  # details must be JSON (eval --json)
+        assert again.results[self.name].headlines == result.headlines and again.results[self.name].score == result.score

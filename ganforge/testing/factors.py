@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution
 
-from ganforge import LatentFactor, LatentSpec
+from ganforge import InferableFactor, LatentFactor, LatentSpec
 from ganforge.testing.base import PluginContract
 
 #: name the contract gives the factor it builds
@@ -53,8 +53,15 @@ def fit_posterior(factor: LatentFactor, values: Tensor, shared: bool, steps: int
     return raw.detach().expand(len(values), -1)
 
 
+def _needs_posterior(factor: LatentFactor) -> None:
+    """Skip a check of Q's side for a plain factor (one that is not an :class:`~ganforge.InferableFactor`)."""
+    if not isinstance(factor, InferableFactor):
+        pytest.skip("a plain factor: Q does not infer it (subclass ganforge.InferableFactor for Q's checks)")
+
+
 class LatentFactorContract(PluginContract):
-    """Checks for one latent-factor kind, built through the registry exactly as a recipe builds it."""
+    """Checks for one latent-factor kind, built through the registry exactly as a recipe builds it; the checks
+    of Q's side (posterior, NLL, entropy) run for an :class:`~ganforge.InferableFactor` only."""
 
     component = "latent_factor"
     #: the registered factor kind (``[[latent.factors]] kind = ...``)
@@ -100,9 +107,10 @@ class LatentFactorContract(PluginContract):
     def test_widths_and_flags(self) -> None:
         f = self.make_factor()
         assert isinstance(f.input_width, int) and f.input_width >= 1
-        assert isinstance(f.posterior_width, int) and f.posterior_width >= 1
-        assert isinstance(f.posterior_meaning, str) and f.posterior_meaning
         assert isinstance(f.discrete, bool) and isinstance(f.conditions_critic, bool)
+        if isinstance(f, InferableFactor):
+            assert isinstance(f.posterior_width, int) and f.posterior_width >= 1
+            assert isinstance(f.posterior_meaning, str) and f.posterior_meaning
 
     # --- sampling -------------------------------------------------------------------------------------------
     def test_sample_encode_predict_nll_shapes_and_dtypes(self) -> None:
@@ -113,6 +121,8 @@ class LatentFactorContract(PluginContract):
         enc = f.encode(v)
         assert enc.shape == (self.batch, f.input_width) and enc.dtype == torch.float32
         assert torch.isfinite(enc).all()
+        if not isinstance(f, InferableFactor):
+            return
         params = torch.randn(self.batch, f.posterior_width, generator=torch.Generator().manual_seed(1))
         nll = f.nll(params, v)
         assert nll.shape == (self.batch,) and nll.is_floating_point()
@@ -134,6 +144,7 @@ class LatentFactorContract(PluginContract):
 
     def test_samples_and_entropy_match_the_reference_prior(self) -> None:
         f = self.make_factor()
+        _needs_posterior(f)
         prior = self.prior(f)
         if prior is None:
             pytest.skip("no reference prior: override prior() to compare with torch.distributions")
@@ -152,6 +163,7 @@ class LatentFactorContract(PluginContract):
     # --- the posterior -------------------------------------------------------------------------------------
     def test_nll_matches_the_reference_posterior(self) -> None:
         f = self.make_factor()
+        _needs_posterior(f)
         params = 0.5 * torch.randn(self.batch, f.posterior_width, generator=torch.Generator().manual_seed(2))
         posterior = self.posterior(f, params)
         if posterior is None:
@@ -161,6 +173,7 @@ class LatentFactorContract(PluginContract):
 
     def test_nll_is_finite_and_gradients_reach_the_posterior_parameters(self) -> None:
         f = self.make_factor()
+        _needs_posterior(f)
         params = (3 * torch.randn(self.batch, f.posterior_width, generator=torch.Generator().manual_seed(5)))
         params.requires_grad_(True)
         nll = f.nll(params, self.draw(f))
@@ -171,6 +184,7 @@ class LatentFactorContract(PluginContract):
 
     def test_best_posterior_recovers_the_value_and_beats_a_wrong_one(self) -> None:
         f = self.make_factor()
+        _needs_posterior(f)
         v = self.draw(f, 256)
         fitted = fit_posterior(f, v, shared=False)
         wrong = v[torch.randperm(len(v), generator=torch.Generator().manual_seed(0))]
@@ -183,6 +197,7 @@ class LatentFactorContract(PluginContract):
 
     def test_entropy_is_finite_and_bounds_the_best_constant_posterior(self) -> None:
         f = self.make_factor()
+        _needs_posterior(f)
         h = f.entropy()
         assert isinstance(h, float) and math.isfinite(h)
         if f.discrete:
@@ -217,6 +232,9 @@ class LatentFactorContract(PluginContract):
         spec = LatentSpec(noise_dim=3, factors=[f])
         batch = spec.sample(8, torch.Generator().manual_seed(0))
         assert spec.generator_input(batch).shape == (8, 3 + f.input_width)
+        if not isinstance(f, InferableFactor):
+            assert spec.posterior_width == 0 and spec.split_posterior(torch.zeros(8, 0)) == {}
+            return
         params = spec.split_posterior(torch.zeros(8, spec.posterior_width))[FACTOR_NAME]
         assert f.nll(params, batch.codes[FACTOR_NAME]).shape == (8,)
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganforge import LatentFactor, OneHotFactor
+from ganforge import InferableFactor, OneHotFactor
 from ganforge_infogan.options import CategoricalOptions, GaussianOptions, UniformOptions
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -58,7 +58,7 @@ class Categorical(OneHotFactor):
         return -math.fsum(p * math.log(p) for p in self.probs)
 
 
-class _Continuous(LatentFactor):
+class _Continuous(InferableFactor):
     """A scalar continuous code with a Gaussian posterior Q(c | x) = N(μ(x), σ(x)²).
 
     ``posterior = "learned"``: Q outputs (μ, log σ), σ = exp(log σ) after a soft clamp (the paper).

@@ -220,7 +220,6 @@ class MutualInformationPlus(MutualInformation):
     """:class:`MutualInformation` (the paper's Q and loss) plus balance, confidence and consistency on real images,
     and optionally the categorical codes read off the image by a convolutional head (``categorical_head = "conv"``)."""
 
-    evaluate_reads_images = True  # the 'conv' head reads the pixels; with 'trunk' the images go unused
 
     def __init__(self, options: MutualInformationPlusOptions, ctx: BuildContext) -> None:
         categorical = [f for f in ctx.spec.factors if isinstance(f, OneHotFactor)]
@@ -280,14 +279,6 @@ class MutualInformationPlus(MutualInformation):
     def posterior_of(self, features: Tensor, images: Tensor) -> dict[str, Tensor]:
         params = self.posterior(features)  # the trunk factors: all of them, or the non-categorical ones with 'conv'
         return params if self.encoder is None else {**params, **self._encoded(images)}
-
-    def evaluate(self, features: Tensor, images: Tensor | None = None) -> dict[str, Tensor]:
-        """Q's posterior parameters per factor for real ``images`` (B, C, H, W) and their trunk ``features`` (B, F)."""
-        if images is None:
-            if self.encoder is not None:
-                raise ValueError("categorical_head = 'conv' reads the images: call evaluate(features, images)")
-            return self.posterior(features)
-        return self.posterior_of(features, images)
 
     def _categorical_logits(self, view: StepView, images: Tensor, features: Tensor | None) -> dict[str, Tensor]:
         """Q's logits per categorical code for real ``images`` (B, C, H, W): off the image with the 'conv' head, else

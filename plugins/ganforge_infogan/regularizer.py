@@ -45,7 +45,7 @@ class MutualInformation(Regularizer):
         self.generator_reward = options.generator_reward
         #: the factors whose posterior Q's head reads off the trunk features: all of them (a subclass may read
         #: some off the image instead)
-        self.trunk_factors = list(self.spec.factors if trunk_factors is None else trunk_factors)
+        self.trunk_factors = list(self.spec.inferable if trunk_factors is None else trunk_factors)
         width = sum(f.posterior_width for f in self.trunk_factors)
         self.q = None if not width else nn.Sequential(
             nn.Linear(ctx.critic_feature_width, options.hidden, bias=False),  # bias is redundant before BN
@@ -104,10 +104,11 @@ class MutualInformation(Regularizer):
         with torch.no_grad():
             return Terms(logs=self._terms(view.fake_features, view.latent.codes, view.fake, view.step).logs)
 
-    def evaluate(self, features: Tensor) -> dict[str, Tensor]:
-        """Q's posterior parameters per factor for (real) images' trunk features.
+    def encode(self, features: Tensor, images: Tensor) -> dict[str, Tensor]:
+        """Q's posterior parameters per factor for real images' trunk features (``ganforge.Encoder``).
 
-        The caller chooses the mode: put the module in ``eval()`` (batch-norm running statistics) and
-        use ``torch.no_grad()``; turn parameters into values with ``factor.predict(params)``.
+        The paper's Q reads only the features (B, F); a subclass's head may read ``images`` (B, C, H, W) too. The
+        caller chooses the mode: ``eval()`` (batch-norm running statistics) and ``torch.no_grad()``; values come from
+        ``factor.predict(params)``.
         """
-        return self.posterior(features)
+        return self.posterior_of(features, images)

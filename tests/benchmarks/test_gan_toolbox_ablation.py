@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ganforge.recipe import resolve
+from ganforge.recipe.model import resolve
 from ganforge.registry import load_registry
 
 

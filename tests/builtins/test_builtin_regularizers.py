@@ -12,7 +12,8 @@ from torch import Tensor, nn
 from ganforge import CriticAccess, LatentSpec, StepView
 from ganforge.builtins.options import GradientPenaltyOptions, R1Options
 from ganforge.builtins.regularizers import R1, R2, GradientPenalty
-from ganforge.testing import tiny_recipe, train_steps
+import ganforge.builtins
+from ganforge.testing import RegularizerContract, tiny_recipe, train_steps
 
 
 class Linear(nn.Module):
@@ -46,7 +47,7 @@ def _view(critic: nn.Module, real_grad: bool = False) -> StepView:
         real.requires_grad_(True)
     spec = LatentSpec(noise_dim=2)
     f_real, f_fake = critic.features(real), critic.features(fake)  # type: ignore[operator]
-    return StepView("critic", 0, spec, spec.sample(6, g), fake, f_fake, real, f_real, critic=CriticAccess(critic),  # type: ignore[arg-type]
+    return StepView(phase="critic", step=0, spec=spec, latent=spec.sample(6, g), fake=fake, fake_features=f_fake, real=real, real_features=f_real, critic=CriticAccess(critic),  # type: ignore[arg-type]
                     real_logits=critic.head(f_real), fake_logits=critic.head(f_fake))  # type: ignore[operator]
 
 
@@ -87,3 +88,19 @@ def test_wgan_gp_trains_with_finite_terms(tmp_path: Path) -> None:
     log = train_steps(recipe, 3, tmp_path)
     assert all(row["critic/gradient_penalty/penalty"] >= 0 for row in log)
     assert all(row["critic/gradient_penalty/grad_norm"] > 0 for row in log)
+
+
+class TestR1Contract(RegularizerContract):
+    plugin = ganforge.builtins
+    plugin_name = "core"
+    kind = "r1"
+    options = {"gamma": 1.0}
+    recipe = tiny_recipe(regularizers=[{"kind": "r1", "gamma": 1.0}])
+
+
+class TestGradientPenaltyContract(RegularizerContract):
+    plugin = ganforge.builtins
+    plugin_name = "core"
+    kind = "gradient_penalty"
+    options = {"weight": 10.0}
+    recipe = tiny_recipe(regularizers=[{"kind": "gradient_penalty"}], objective={"kind": "wasserstein"})

@@ -35,8 +35,8 @@ def _view(real_logits: Tensor, fake_logits: Tensor, real: Tensor | None = None, 
     n = len(real_logits)
     real = real if real is not None else torch.zeros(n, 1, 4, 4)
     fake = fake if fake is not None else torch.zeros(n, 1, 4, 4)
-    return StepView("critic", 0, spec, spec.sample(n, torch.Generator().manual_seed(0)), fake, fake.flatten(1), real,
-                    real.flatten(1), critic=None if critic is None else CriticAccess(critic),  # type: ignore[arg-type]
+    return StepView(phase="critic", step=0, spec=spec, latent=spec.sample(n, torch.Generator().manual_seed(0)), fake=fake, fake_features=fake.flatten(1), real=real,
+                    real_features=real.flatten(1), critic=None if critic is None else CriticAccess(critic),  # type: ignore[arg-type]
                     real_logits=real_logits, fake_logits=fake_logits)
 
 

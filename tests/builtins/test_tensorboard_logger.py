@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from ganforge.errors import RecipeError
-from ganforge.recipe import resolve
+from ganforge.recipe.model import resolve
 from ganforge.testing import make_registry, tiny_recipe, train_steps
 
 

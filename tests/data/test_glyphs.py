@@ -10,7 +10,7 @@ import torch
 from pydantic import ValidationError
 
 import ganforge.builtins
-from ganforge.builtins.options import GlyphsOptions
+from ganforge.data.options import GlyphsOptions
 from ganforge.data.glyphs import FACTOR_KINDS, NUM_DIGITS, RANGES, load, render, sample_factors
 from ganforge.interfaces import DataContext
 from ganforge.registry import load_registry

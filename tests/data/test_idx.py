@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from ganforge.builtins.options import IdxOptions
+from ganforge.data.options import IdxOptions
 from ganforge.data.idx import load, read_idx
 from ganforge.errors import DataError
 from ganforge.interfaces import DataContext

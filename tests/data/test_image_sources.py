@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganforge.builtins.options import FlatImagesOptions, ImageFolderOptions, SVHNOptions
+from ganforge.data.options import FlatImagesOptions, ImageFolderOptions, SVHNOptions
 from ganforge.data.torchvision_sources import load_image_folder, load_images, load_svhn
 from ganforge.errors import DataError
 from ganforge.interfaces import DataContext
-from ganforge.recipe import load_recipe
+from ganforge.recipe.model import load_recipe
 from ganforge.registry import load_registry
 from ganforge.testing import train_steps
 

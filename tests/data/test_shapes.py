@@ -9,7 +9,7 @@ import torch
 from pydantic import ValidationError
 
 import ganforge.builtins
-from ganforge.builtins.options import ShapesOptions
+from ganforge.data.options import ShapesOptions
 from ganforge.data.shapes import MAX_RADIUS, SHAPES, SYMMETRY_PERIOD, load, render, sample_factors
 from ganforge.interfaces import DataContext
 from ganforge.registry import load_registry

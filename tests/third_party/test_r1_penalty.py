@@ -10,8 +10,8 @@ import torch
 from torch import Tensor, nn
 
 import ganforge
-from ganforge.testing import make_registry, tiny_recipe, train_steps
-from ganforge.recipe import resolve
+from ganforge.testing import RegularizerContract, make_registry, tiny_recipe, train_steps
+from ganforge.recipe.model import resolve
 
 
 class Quadratic(ganforge.Critic):
@@ -37,7 +37,7 @@ def test_r1_matches_the_hand_computation_and_trains_the_critic() -> None:
     spec = ganforge.LatentSpec(noise_dim=2)
     latent = spec.sample(5, torch.Generator().manual_seed(1))
     fake = torch.zeros(5, 1, 4, 4)
-    view = ganforge.StepView("critic", 0, spec, latent, fake, critic.features(fake), real, critic.features(real),
+    view = ganforge.StepView(phase="critic", step=0, spec=spec, latent=latent, fake=fake, fake_features=critic.features(fake), real=real, real_features=critic.features(real),
                              critic=ganforge.CriticAccess(critic), real_logits=logits, fake_logits=critic(fake))
     reg = r1_penalty.R1(r1_penalty.R1Options(gamma=gamma), None)  # type: ignore[arg-type]
     penalty = reg.critic_terms(view).losses["r1"]
@@ -58,3 +58,14 @@ def test_an_unknown_option_is_rejected_at_its_key_path() -> None:
     registry = make_registry([("r1_example", r1_penalty)])
     with pytest.raises(ganforge.RecipeError, match=r"regularizers\[0\]\.gama"):
         resolve(tiny_recipe(regularizers=[{"kind": "my_r1", "gama": 1.0}]), registry)
+
+
+class TestR1PassesTheRegularizerContract(RegularizerContract):
+    """The contract as written, with no method overridden: its views give R1 a critic, logits and real images
+    with gradients, as the training step does."""
+
+    plugin = r1_penalty
+    plugin_name = "r1_example"
+    kind = "my_r1"
+    options = {"gamma": 2.0}
+    recipe = tiny_recipe(regularizers=[{"kind": "my_r1", "gamma": 1.0}])

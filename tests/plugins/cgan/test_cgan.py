@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 import torch
 
-from ganforge.trainer import Trainer, load_data
+from ganforge.training.state import Trainer
+from ganforge.data.load import load_data
 from ganforge.errors import PluginError, RecipeError
-from ganforge.pictures import generate
-from ganforge.recipe import resolve
+from ganforge.model.pictures import generate
+from ganforge.recipe.model import resolve
 from ganforge.registry import Registry
-from ganforge.system import build_system
+from ganforge.model.system import build_system
 from ganforge_cgan.factors import Label
 from ganforge_cgan.options import LabelOptions
 
@@ -95,7 +96,9 @@ def test_engine_conditions_the_critic_on_data_labels(cgan_raw: dict[str, Any], r
     stream_next = trainer.stream.next
     trainer.stream.next = lambda: (batch.append(stream_next()), batch[-1])[1]  # type: ignore[method-assign]
     latent = trainer._latent()
-    trainer.critic_step(latent, trainer.generate(latent, grad=False), 0)
+    with torch.no_grad():
+        fake = trainer.phases.generate(latent)
+    trainer.phases.critic(*trainer.stream.next(), latent, fake, 0, 0)
     (real, labels), = batch
     assert seen[0][0] is real and torch.equal(seen[0][1], labels)  # real images with the data's labels
     assert seen[1][1] is not None and not torch.equal(seen[1][1], labels)  # fakes with their sampled labels

@@ -10,9 +10,10 @@ import tomli_w
 import torch
 from typer.testing import CliRunner
 
-from ganforge.cli import app
-from ganforge.trainer import Trainer, load_data
-from ganforge.recipe import resolve
+from ganforge.cli.app import app
+from ganforge.training.state import Trainer
+from ganforge.data.load import load_data
+from ganforge.recipe.model import resolve
 from ganforge.registry import load_registry
 from ganforge.testing import tiny_recipe
 

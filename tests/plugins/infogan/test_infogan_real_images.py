@@ -102,7 +102,7 @@ def _critic_view(spec: LatentSpec, critic: TinyCritic, step: int = 0) -> StepVie
     latent = spec.sample(B, torch.Generator().manual_seed(1))
     fake = torch.rand(B, 1, 8, 8) * 2 - 1
     real = torch.rand(B, 1, 8, 8) * 2 - 1
-    return StepView("critic", step, spec, latent, fake, critic.features(fake), real, critic.features(real),
+    return StepView(phase="critic", step=step, spec=spec, latent=latent, fake=fake, fake_features=critic.features(fake), real=real, real_features=critic.features(real),
                     critic=CriticAccess(critic))
 
 
@@ -176,7 +176,7 @@ def test_it_needs_a_categorical_code_and_q_on_the_critic_optimizer() -> None:
 
 def test_the_plus_recipe_trains_end_to_end_and_logs_the_real_terms(tmp_path: Path) -> None:
     """recipes/infogan_plus_mnist.toml's regularizer on synthetic 28-px data, a few steps through the engine."""
-    from ganforge.recipe import read_toml
+    from ganforge.recipe.model import read_toml
     from ganforge.testing import train_steps
 
     recipe = read_toml(Path(__file__).resolve().parents[3] / "recipes" / "infogan_plus_mnist.toml")
@@ -204,8 +204,8 @@ def _conv_view(spec: LatentSpec, critic: TinyCritic, phase: str = "critic") -> S
     fake = (torch.rand(B, 1, 28, 28, generator=g) * 2 - 1).requires_grad_(phase == "generator")
     real = torch.rand(B, 1, 28, 28, generator=g) * 2 - 1
     if phase == "generator":
-        return StepView("generator", 0, spec, latent, fake, critic.features(fake), critic=CriticAccess(critic))
-    return StepView("critic", 0, spec, latent, fake, critic.features(fake), real, critic.features(real),
+        return StepView(phase="generator", step=0, spec=spec, latent=latent, fake=fake, fake_features=critic.features(fake), critic=CriticAccess(critic))
+    return StepView(phase="critic", step=0, spec=spec, latent=latent, fake=fake, fake_features=critic.features(fake), real=real, real_features=critic.features(real),
                     critic=CriticAccess(critic))
 
 
@@ -217,14 +217,14 @@ def test_conv_head_gives_the_same_category_wherever_the_object_lies() -> None:
     x[1] = x[0].roll((4, 4), dims=(1, 2))  # ... and the same blob 4 px lower and 4 px to the right (both away
     # from the edges by more than half the encoder's 17-px field of view)
     with torch.no_grad():
-        logits = reg.evaluate(torch.zeros(2, FEAT), x)["c1"]  # (2, K)
+        logits = reg.encode(torch.zeros(2, FEAT), x)["c1"]  # (2, K)
     assert logits.shape == (2, K)
     assert torch.allclose(logits[0], logits[1], atol=1e-5)  # shifts by multiples of the stride: the same answer
     y = x.clone()
     y[1] = -1.0
     y[1, :, 14:20, 14:20] = 1.0  # another shape: another answer
     with torch.no_grad():
-        other = reg.evaluate(torch.zeros(2, FEAT), y)["c1"]
+        other = reg.encode(torch.zeros(2, FEAT), y)["c1"]
     assert not torch.allclose(other[0], other[1], atol=1e-3)
 
 
@@ -232,10 +232,8 @@ def test_conv_head_reads_categories_off_the_image_and_continuous_codes_off_the_t
     spec, reg, critic = _conv_setup()
     assert reg.q is not None and reg.q[-1].out_features == 2  # c2's mean and log σ only: c1 has no trunk columns
     features, images = torch.randn(B, FEAT), torch.rand(B, 1, 28, 28) * 2 - 1
-    params = reg.evaluate(features, images)
+    params = reg.encode(features, images)
     assert params["c1"].shape == (B, K) and params["c2"].shape == (B, 2)
-    with pytest.raises(ValueError, match="reads the images"):
-        reg.evaluate(features)
     # the paper's MI loss on fakes trains the encoder and Q in the critic step ...
     terms = reg.critic_terms(_conv_view(spec, critic))
     terms.losses["mi"].backward(retain_graph=True)
@@ -259,13 +257,13 @@ def test_trunk_head_keeps_every_code_on_q_and_builds_no_encoder() -> None:
     spec, reg, _ = _setup()
     assert reg.encoder is None and reg.q is not None and reg.q[-1].out_features == spec.posterior_width
     features = torch.randn(B, FEAT)
-    assert torch.equal(reg.evaluate(features)["c1"], reg.evaluate(features, torch.zeros(B, 1, 8, 8))["c1"])
+    assert torch.equal(reg.encode(features, torch.zeros(B, 1, 8, 8))["c1"], reg.encode(features, torch.ones(B, 1, 8, 8))["c1"])
 
 
 def test_conv_head_trains_end_to_end_and_eval_reads_the_images(tmp_path: Path) -> None:
     """The shapes first run with the 'conv' head, a few steps through the engine, then ganforge's evaluation."""
-    from ganforge.evaluation import evaluate
-    from ganforge.recipe import read_toml
+    from ganforge.evaluation.run import evaluate
+    from ganforge.recipe.model import read_toml
     from ganforge.registry import load_registry
     from ganforge.testing import train_steps
 
@@ -346,9 +344,9 @@ def test_normalize_size_makes_the_conv_head_read_the_normalised_image() -> None:
     normal.load_state_dict(plain.state_dict())  # the same weights: only the option differs
     x = torch.cat([_disk(9, 10, 4), _disk(16, 15, 8)])  # a disk, and the same disk twice as large elsewhere
     with torch.no_grad():
-        seen = normal.evaluate(torch.zeros(2, FEAT), x)["c1"]
-        assert torch.allclose(seen, plain.evaluate(torch.zeros(2, FEAT), normalize_size(x))["c1"], atol=1e-6)
-        assert not torch.allclose(seen, plain.evaluate(torch.zeros(2, FEAT), x)["c1"], atol=1e-3)
+        seen = normal.encode(torch.zeros(2, FEAT), x)["c1"]
+        assert torch.allclose(seen, plain.encode(torch.zeros(2, FEAT), normalize_size(x))["c1"], atol=1e-6)
+        assert not torch.allclose(seen, plain.encode(torch.zeros(2, FEAT), x)["c1"], atol=1e-3)
     normalised = normalize_size(x)  # the two disks become one, up to the small one's blur
     assert (normalised[0] - normalised[1]).abs().mean() < 0.25 * (x[0] - x[1]).abs().mean()
 
@@ -374,8 +372,8 @@ def test_normalize_blur_blurs_what_the_conv_head_reads_and_needs_normalize_size(
     blurred.load_state_dict(plain.state_dict())
     x = torch.cat([_disk(9, 10, 4), _disk(16, 15, 8)])
     with torch.no_grad():
-        seen = blurred.evaluate(torch.zeros(2, FEAT), x)["c1"]
-        want = plain.evaluate(torch.zeros(2, FEAT), gaussian_blur(normalize_size(x), 1.0))["c1"]
+        seen = blurred.encode(torch.zeros(2, FEAT), x)["c1"]
+        want = plain.encode(torch.zeros(2, FEAT), gaussian_blur(normalize_size(x), 1.0))["c1"]
         assert torch.allclose(seen, want, atol=1e-6)
     with pytest.raises(ValidationError, match="normalize_blur needs normalize_size = true") as err:
         MutualInformationPlusOptions(categorical_head="conv", normalize_blur=1.0)
@@ -406,7 +404,7 @@ def test_cluster_critic_scores_reals_in_q_s_category_and_fakes_in_their_code(mon
     real_f, fake_f = torch.zeros(B, FEAT), torch.zeros(B, FEAT)
     real_f[torch.arange(B), real_k] = 1.0  # real image i shows feature real_k[i] ...
     fake_f[torch.arange(B), (fake_k + 1) % K] = 1.0  # ... a fake shows another feature than its code's
-    view = StepView("critic", 0, spec, view.latent, view.fake, fake_f, view.real, real_f, critic=view.critic)
+    view = StepView(phase="critic", step=0, spec=spec, latent=view.latent, fake=view.fake, fake_features=fake_f, real=view.real, real_features=real_f, critic=view.critic)
 
     def q_says(categories: Tensor):  # noqa: ANN202
         return lambda *_: {"c1": 10 * F.one_hot(categories, K).float()}
@@ -418,7 +416,7 @@ def test_cluster_critic_scores_reals_in_q_s_category_and_fakes_in_their_code(mon
     assert reg.critic_terms(view).logs["cluster/c1"].item() == pytest.approx(2 * math.log(2), rel=1e-4)
     fake_f = torch.zeros(B, FEAT)
     fake_f[torch.arange(B), fake_k] = 1.0  # the fakes now show their own code's feature: they score 3
-    gen = StepView("generator", 0, spec, view.latent, view.fake, fake_f, critic=view.critic)
+    gen = StepView(phase="generator", step=0, spec=spec, latent=view.latent, fake=view.fake, fake_features=fake_f, critic=view.critic)
     assert reg.generator_terms(gen).logs["cluster/c1"].item() == pytest.approx(F.softplus(torch.tensor(-3.0)).item(),
                                                                              rel=1e-4)
 
@@ -426,7 +424,7 @@ def test_cluster_critic_scores_reals_in_q_s_category_and_fakes_in_their_code(mon
 def test_cluster_critic_trains_the_projection_and_trunk_and_rewards_g() -> None:
     spec, reg, critic = _conv_setup(cluster_critic=1.0, pairs=0.0, balance=0.0, consistency=0.0, until_step=1)
     view = _conv_view(spec, critic)
-    view = StepView("critic", 5, spec, view.latent, view.fake, view.fake_features, view.real, view.real_features,
+    view = StepView(phase="critic", step=5, spec=spec, latent=view.latent, fake=view.fake, fake_features=view.fake_features, real=view.real, real_features=view.real_features,
                     critic=view.critic)  # past until_step: the real-image terms are off, the cluster critic is not
     terms = reg.critic_terms(view)
     assert "real" not in terms.losses and "cluster" in terms.losses
@@ -447,7 +445,7 @@ def test_conv_cluster_critic_scores_the_conv_head_features_and_trains_them_not_t
     with torch.no_grad():
         reg.projection["c1"].weight.normal_()
     view = _conv_view(spec, critic)
-    view = StepView("critic", 5, spec, view.latent, view.fake, view.fake_features, view.real, view.real_features,
+    view = StepView(phase="critic", step=5, spec=spec, latent=view.latent, fake=view.fake, fake_features=view.fake_features, real=view.real, real_features=view.real_features,
                     critic=view.critic)  # past until_step: only the cluster critic trains the head
     reg.critic_terms(view).losses["cluster"].backward()
     assert _has_grad(reg.projection) and _has_grad(reg.encoder) and not _has_grad(critic.trunk)
@@ -559,8 +557,8 @@ def test_normalize_radius_and_antialias_reach_the_conv_head_and_need_normalize_s
     small.load_state_dict(plain.state_dict())
     x = torch.cat([_disk(9, 10, 4), _disk(16, 15, 8)])
     with torch.no_grad():
-        seen = small.evaluate(torch.zeros(2, FEAT), x)["c1"]
-        want = plain.evaluate(torch.zeros(2, FEAT), normalize_size(x, 0.2, antialias=True))["c1"]
+        seen = small.encode(torch.zeros(2, FEAT), x)["c1"]
+        want = plain.encode(torch.zeros(2, FEAT), normalize_size(x, 0.2, antialias=True))["c1"]
         assert torch.allclose(seen, want, atol=1e-6)
     for key, value in (("normalize_radius", 0.2), ("normalize_antialias", True)):
         with pytest.raises(ValidationError, match=f"{key} needs normalize_size = true") as err:

@@ -13,7 +13,7 @@ import torch
 import ganforge_infogan
 from ganforge import BuildContext, LatentSpec, StepView
 from ganforge.errors import RecipeError
-from ganforge.recipe import load_recipe, resolve
+from ganforge.recipe.model import load_recipe, resolve
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -49,7 +49,7 @@ def test_everything_is_registered_by_the_infogan_plugin(registry) -> None:
 def test_importing_the_plugin_and_validating_a_recipe_do_not_import_torch() -> None:
     code = (
         "import sys, ganforge.builtins, ganforge_infogan\n"
-        "from ganforge.recipe import load_recipe\n"
+        "from ganforge.recipe.model import load_recipe\n"
         "from ganforge.registry import load_registry\n"
         "reg = load_registry(strict=True, entry_points=False,"
         " extra=[('infogan', ganforge_infogan), ('core', ganforge.builtins)])\n"
@@ -156,14 +156,14 @@ def test_a_resolved_recipe_builds_and_runs_one_step(registry, make_recipe) -> No
     # critic phase
     fake_d = fake.detach()
     f_fake, f_real = critic.features(fake_d), critic.features(real)
-    terms = reg.critic_terms(StepView("critic", 0, spec, latent, fake_d, f_fake, real, f_real))
+    terms = reg.critic_terms(StepView(phase="critic", step=0, spec=spec, latent=latent, fake=fake_d, fake_features=f_fake, real=real, real_features=f_real))
     d_loss = objective.critic_loss(critic.head(f_real), critic.head(f_fake)) + sum(terms.losses.values())
     d_loss.backward()
     assert torch.isfinite(d_loss) and all(p.grad is not None for p in reg.parameters())
     assert all(p.grad is None for p in gen.parameters())
     # generator phase
     f_fake = critic.features(fake)
-    terms = reg.generator_terms(StepView("generator", 0, spec, latent, fake, f_fake))
+    terms = reg.generator_terms(StepView(phase="generator", step=0, spec=spec, latent=latent, fake=fake, fake_features=f_fake))
     g_loss = objective.generator_loss(critic.head(f_fake)) + sum(terms.losses.values())
     g_loss.backward()
     assert torch.isfinite(g_loss) and all(p.grad is not None for p in gen.parameters())

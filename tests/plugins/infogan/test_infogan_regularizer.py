@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from ganforge import BuildContext, Critic, LatentSpec, Regularizer, StepView
+from ganforge import BuildContext, Critic, Encoder, LatentSpec, Regularizer, StepView
 from ganforge_infogan.factors import Categorical, Gaussian, Uniform
 from ganforge_infogan.options import (
     CategoricalOptions,
@@ -69,7 +69,7 @@ def view(phase: str, spec: LatentSpec, gen: nn.Module, critic: Critic, seed: int
     fake = gen(spec.generator_input(latent))  # (B, 1, 4, 4)
     if phase == "critic":
         fake = fake.detach()
-    return StepView(phase, 0, spec, latent, fake, critic.features(fake))  # type: ignore[arg-type]
+    return StepView(phase=phase, step=0, spec=spec, latent=latent, fake=fake, fake_features=critic.features(fake))  # type: ignore[arg-type]
 
 
 def grads(module: nn.Module) -> list[Tensor | None]:
@@ -159,11 +159,12 @@ def test_loss_is_the_lambda_weighted_nll_and_logs_are_l_i_in_nats() -> None:
     assert not any(t.requires_grad for t in terms.logs.values())
 
 
-def test_evaluate_returns_each_factors_posterior_params() -> None:
+def test_q_is_an_encoder_returning_each_factors_posterior_params() -> None:
     spec, _, _, reg = setup()
+    assert isinstance(reg, Encoder)
     reg.eval()
     with torch.no_grad():
-        out = reg.evaluate(torch.randn(7, FEAT))
+        out = reg.encode(torch.randn(7, FEAT), torch.zeros(7, 1, 28, 28))
     assert {k: tuple(v.shape) for k, v in out.items()} == {"c1": (7, 5), "c2": (7, 2), "c3": (7, 1)}
     assert spec.factor("c1").predict(out["c1"]).shape == (7,)
 

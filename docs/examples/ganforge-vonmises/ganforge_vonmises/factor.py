@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganforge import LatentFactor
+from ganforge import InferableFactor
 from ganforge_vonmises.options import VonMisesOptions
 
 LOG_2PI = math.log(2 * math.pi)
@@ -64,7 +64,7 @@ def sample_von_mises(n: int, mu: float, kappa: float, generator: torch.Generator
     return wrap(mu + torch.cat(accepted)[:n]).float()  # (n,)
 
 
-class VonMises(LatentFactor):
+class VonMises(InferableFactor):
     """c ∈ [−π, π] (float, ``(B,)``). Into G: (cos c, sin c). Out of Q: x, y (direction), log κ."""
 
     def __init__(self, name: str, lam: float, options: VonMisesOptions) -> None:
