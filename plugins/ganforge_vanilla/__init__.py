@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from ganforge import hookimpl
-from ganforge_vanilla.options import DCGANCriticOptions, DCGANOptions, MLPCriticOptions, MLPOptions
+from ganforge_vanilla.options import DCGANCriticOptions, DCGANGeneratorOptions, MLPCriticOptions, MLPOptions
 
 
 @hookimpl
 def register_generators(register: Any) -> None:
-    register("dcgan", "ganforge_vanilla.networks:DCGANGenerator", DCGANOptions,
+    register("dcgan", "ganforge_vanilla.networks:DCGANGenerator", DCGANGeneratorOptions,
              help="DCGAN-style transposed-conv generator for 28/32/64-pixel images.")
     register("mlp", "ganforge_vanilla.networks:MLPGenerator", MLPOptions, help="Fully connected generator.")
 

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 import ganforge
-from ganforge_vanilla.options import DCGANCriticOptions, DCGANOptions, MLPCriticOptions, MLPOptions
+from ganforge_vanilla.options import DCGANCriticOptions, DCGANGeneratorOptions, MLPCriticOptions, MLPOptions
 
 
 def spectral(module: nn.Module) -> nn.Module:
@@ -30,16 +30,19 @@ def _stages(image_shape: tuple[int, int, int]) -> tuple[int, int]:
 
 
 class DCGANGenerator(ganforge.Generator):
-    """z → FC → (width·2^(n−1), r, r) → n × [up-conv 4×4 s2, BN, ReLU] → tanh image."""
+    """z → [FC hidden, BN, ReLU] → FC → (width·2^(n−1), r, r) → n × [up-conv 4×4 s2, BN, ReLU] → tanh image."""
 
-    def __init__(self, options: DCGANOptions, ctx: ganforge.BuildContext) -> None:
+    def __init__(self, options: DCGANGeneratorOptions, ctx: ganforge.BuildContext) -> None:
         super().__init__()
         c, _, _ = ctx.image_shape
         n, r = _stages(ctx.image_shape)
         chans = [options.width * 2 ** (n - 1 - i) for i in range(n)]  # e.g. [128, 64]
         self.base = (chans[0], r)
-        self.fc = nn.Sequential(nn.Linear(ctx.latent_width, chans[0] * r * r, bias=False),
-                                nn.BatchNorm1d(chans[0] * r * r), nn.ReLU(True))
+        widths = [ctx.latent_width, *([options.hidden] if options.hidden else []), chans[0] * r * r]
+        fc: list[nn.Module] = []
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
+            fc += [nn.Linear(a, b, bias=False), nn.BatchNorm1d(b), nn.ReLU(True)]
+        self.fc = nn.Sequential(*fc)
         layers: list[nn.Module] = []
         for a, b in zip(chans[:-1], chans[1:], strict=True):
             layers += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(True)]

@@ -14,6 +14,17 @@ class DCGANOptions(BaseModel):
     width: int = Field(64, ge=4, le=1024, description="Channels of the widest-resolution conv layer (doubling per stage).")
 
 
+class DCGANGeneratorOptions(DCGANOptions):
+    """Width of a DCGAN-style generator, and an optional fully connected layer before its projection."""
+
+    hidden: int = Field(
+        0, ge=0, le=16384,
+        description="Units of a fully connected layer (batch norm, ReLU) between the latent input and the projection to "
+        "the first feature maps; 0: none (DCGAN). 1024 with width 64 on 28-pixel images is the InfoGAN paper's MNIST "
+        "generator, which a plain GAN on MNIST trains far better with (docs/results.md, 'Plain GANs: the toolbox').",
+    )
+
+
 class DCGANCriticOptions(DCGANOptions):
     """Width and normalisation of a DCGAN-style critic."""
 
