@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganforge import BuildContext, LatentFactor, OneHotFactor, StepView, Terms
+from ganforge_infogan.cluster_heads import CategoricalHeads
 from ganforge_infogan.image_ops import augment, conv_encoder, gaussian_blur, normalize_size, object_moments
 from ganforge_infogan.options import MutualInformationPlusOptions
 from ganforge_infogan.regularizer import MutualInformation
@@ -121,6 +122,9 @@ class MutualInformationPlus(MutualInformation):
                                          for f in categorical} if options.cluster_critic > 0 else {})
         for table in self.projection.values():
             nn.init.zeros_(table.weight)  # starts neutral: every category scores 0 until the critic learns
+        #: several heads per categorical code and the choice between them (cluster_heads.py); None: Q's one head
+        self.heads = CategoricalHeads(options.hidden, {f.name: f.posterior_width for f in categorical}, options.heads,
+                                      options.overcluster) if options.heads > 1 or options.overcluster else None
 
     def _conv_features(self, images: Tensor) -> Tensor:
         """The 'conv' head's pooled features of ``images`` (B, C, H, W), the layer before its logits: (B, 2w)."""
@@ -154,6 +158,23 @@ class MutualInformationPlus(MutualInformation):
             images = augment(images, None, o.shift, o.rotation, o.scale, o.shear)  # (B, C, H, W)
         return super()._terms(features, codes, images, step)
 
+    def _every_head(self, features: Tensor) -> tuple[dict[str, Tensor], dict[str, tuple[list[Tensor], Tensor | None]]]:
+        """For trunk ``features`` (B, F): Q's posterior parameters per trunk factor (each categorical code's from
+        its chosen head) and, per categorical code, every head's logits (B, K) and the over-clustering head's."""
+        assert self.q is not None and self.heads is not None
+        with torch.autocast(features.device.type, enabled=False):  # in fp32, as MutualInformation.posterior
+            hidden = self.q[:-1](features.float())  # (B, hidden)
+            params = dict(zip([f.name for f in self.trunk_factors],
+                              self.q[-1](hidden).split([f.posterior_width for f in self.trunk_factors], dim=1),
+                              strict=True))
+            every = {f.name: self.heads.split(f.name, params[f.name], hidden) for f in self.categorical}
+        return {**params, **{n: self.heads.chosen(n, hs) for n, (hs, _) in every.items()}}, every
+
+    def posterior(self, features: Tensor) -> dict[str, Tensor]:
+        if self.heads is None:
+            return super().posterior(features)
+        return self._every_head(features)[0]
+
     def posterior_of(self, features: Tensor, images: Tensor) -> dict[str, Tensor]:
         params = self.posterior(features)  # the trunk factors: all of them, or the non-categorical ones with 'conv'
         return params if self.encoder is None else {**params, **self._encoded(images)}
@@ -166,15 +187,20 @@ class MutualInformationPlus(MutualInformation):
             return self.posterior(features)
         return self.posterior_of(features, images)
 
+    def _real_features(self, view: StepView, images: Tensor, features: Tensor | None) -> Tensor:
+        """The trunk features (B, F) of real ``images`` (computed here when ``features`` is None), detached unless
+        ``real_trunk_gradient``."""
+        if features is None:
+            assert view.critic is not None  # the engine always gives the critic to the critic phase
+            features = view.critic.features(images, view.cond_real)  # (B, F)
+        return features if self.options.real_trunk_gradient else features.detach()
+
     def _categorical_logits(self, view: StepView, images: Tensor, features: Tensor | None) -> dict[str, Tensor]:
         """Q's logits per categorical code for real ``images`` (B, C, H, W): off the image with the 'conv' head, else
         off their trunk ``features`` (B, F) (computed here when None), detached unless ``real_trunk_gradient``."""
         if self.encoder is not None:
             return self._encoded(images)
-        if features is None:
-            assert view.critic is not None  # the engine always gives the critic to the critic phase
-            features = view.critic.features(images, view.cond_real)  # (B, F)
-        return self.posterior(features if self.options.real_trunk_gradient else features.detach())
+        return self.posterior(self._real_features(view, images, features))
 
     def _category_scores(self, name: str, features: Tensor, category: Tensor) -> Tensor:
         """The cluster critic's logit ⟨e_k, φ(x)⟩ + b_k for ``features`` (B, F) in ``category`` (B,): (B,)."""
@@ -233,28 +259,72 @@ class MutualInformationPlus(MutualInformation):
         real_terms = o.until_step is None or view.step < o.until_step
         if not (real_terms or self.projection):
             return terms
+        every: dict[str, tuple[list[Tensor], Tensor | None]] = {}
         with torch.set_grad_enabled(real_terms):  # the cluster critic alone only needs Q's argmax
-            logits = self._categorical_logits(view, view.real, view.real_features)  # name → (B, K): Q on the reals
+            if self.heads is not None and real_terms:
+                every = self._every_head(self._real_features(view, view.real, view.real_features))[1]
+                logits = {n: self.heads.chosen(n, hs) for n, (hs, _) in every.items()}
+            else:
+                logits = self._categorical_logits(view, view.real, view.real_features)  # name → (B, K): Q on the reals
         if self.projection:
             terms = self._with_parts(terms, "cluster", self.options.cluster_critic, self._cluster_critic(view, logits))
         if not real_terms:
             return terms
         aug_logits: dict[str, Tensor] = {}
+        aug_every: dict[str, tuple[list[Tensor], Tensor | None]] = {}
         if o.consistency > 0 or o.pairs > 0:
             aug = augment(view.real.detach(), None, o.shift, o.rotation, o.scale, o.shear)  # (B, C, H, W)
-            aug_logits = self._categorical_logits(view, aug, None)
+            if self.heads is not None:
+                aug_every = self._every_head(self._real_features(view, aug, None))[1]
+                aug_logits = {n: self.heads.chosen(n, hs) for n, (hs, _) in aug_every.items()}
+            else:
+                aug_logits = self._categorical_logits(view, aug, None)
         loss = view.real.new_zeros((), dtype=torch.float32)
         logs: dict[str, Tensor] = {}
         for f in self.categorical:
-            probs = F.softmax(logits[f.name].float(), dim=1)  # (B, K)
-            parts = {"balance": (o.balance, balance_kl(probs)), "confidence": (o.confidence, mean_entropy(probs))}
-            if aug_logits:
-                aug_f = aug_logits[f.name].float()  # (B, K)
-                if o.consistency > 0:
-                    parts["consistency"] = (o.consistency, consistency_kl(logits[f.name].float(), aug_f))
-                if o.pairs > 0:
-                    parts["pairs"] = (o.pairs, pair_information_gap(probs, F.softmax(aug_f, dim=1)))
+            parts = self._real_parts(logits[f.name], aug_logits.get(f.name))
             for key, (weight, value) in parts.items():
                 loss = loss + weight * value
                 logs[f"real/{key}/{f.name}"] = value.detach()
+            if every:
+                extra, extra_logs = self._other_heads(f.name, every[f.name], aug_every.get(f.name), view.step)
+                loss = loss + extra
+                logs.update(extra_logs)
         return Terms(losses={**terms.losses, "real": loss}, logs={**terms.logs, **logs})
+
+    def _real_parts(self, logits: Tensor, aug_logits: Tensor | None) -> dict[str, tuple[float, Tensor]]:
+        """The real-image terms of one head, key → (weight, value ()), for its ``logits`` (B, K) on the real batch
+        and ``aug_logits`` (B, K) on its augmented copy (None when no term needs it)."""
+        o = self.options
+        probs = F.softmax(logits.float(), dim=1)  # (B, K)
+        parts = {"balance": (o.balance, balance_kl(probs)), "confidence": (o.confidence, mean_entropy(probs))}
+        if aug_logits is not None:
+            aug_f = aug_logits.float()  # (B, K)
+            if o.consistency > 0:
+                parts["consistency"] = (o.consistency, consistency_kl(logits.float(), aug_f))
+            if o.pairs > 0:
+                parts["pairs"] = (o.pairs, pair_information_gap(probs, F.softmax(aug_f, dim=1)))
+        return parts
+
+    def _other_heads(self, name: str, heads: tuple[list[Tensor], Tensor | None],
+                     aug_heads: tuple[list[Tensor], Tensor | None] | None, step: int) -> tuple[Tensor, dict[str, Tensor]]:
+        """The real-image loss of code ``name``'s heads other than the chosen one (its own is counted already) and
+        of its over-clustering head, (); every head's loss folded into the running figures that choose the head,
+        which may change at this ``step``. Logs: the chosen head and each head's loss."""
+        assert self.heads is not None
+        logits, over = heads
+        aug_logits, aug_over = aug_heads if aug_heads is not None else ([None] * len(logits), None)
+        choice = self.heads.choice[name]
+        per_head = [sum(w * v for w, v in self._real_parts(h, a).values()) for h, a in zip(logits, aug_logits, strict=True)]
+        chosen = int(choice.chosen)
+        loss = sum((v for h, v in enumerate(per_head) if h != chosen), torch.zeros(()))
+        if over is not None:
+            loss = loss + sum(w * v for w, v in self._real_parts(over, aug_over).values())
+        probs = [F.softmax(h.detach().float(), dim=1) for h in logits]  # H × (B, K)
+        choice.update(torch.stack(per_head).detach(), probs[chosen][:, choice.perm], probs)
+        if step > 0 and step % self.options.select_every == 0:
+            choice.select()
+        logs = {f"heads/chosen/{name}": choice.chosen.float(),
+                **{f"heads/loss/{name}/{h}": v.detach() for h, v in enumerate(per_head)}}
+        return loss, logs
+
