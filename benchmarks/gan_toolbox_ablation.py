@@ -1,7 +1,8 @@
 """What each piece of the plain-GAN toolbox does for a recipe on MNIST: ``python benchmarks/gan_toolbox_ablation.py``.
 
-Trains a base recipe (default ``recipes/vanilla_mnist.toml``, the plain non-saturating DCGAN) as it is and
-with each technique added on its own, then with all of them: ``ema`` (train.ema, half-life ``--ema-kimg``),
+Trains a base recipe (default ``recipes/vanilla_mnist.toml``, the plain non-saturating GAN) without a moving
+average of G (the ``vanilla`` variant: the shipped recipe less its ``[train.ema]``) and with each technique
+added on its own, then with all of them: ``ema`` (train.ema, half-life ``--ema-kimg``),
 ``sn`` (critic.norm = "spectral"), ``diffaug`` (augment.policy translation + cutout), ``ada`` (the same policy,
 ADA's adaptive p from 0 towards r = 0.6), ``lecam`` (the lecam regularizer, λ ``--lecam``), ``hinge`` (the
 hinge objective), and ``all`` (ema + sn + diffaug + lecam + hinge); ``--set KEY=VALUE`` changes the base
@@ -74,8 +75,9 @@ EDITS: dict[str, list[Edit]] = {
 
 
 def variant_recipe(base: dict[str, Any], name: str, args: argparse.Namespace) -> dict[str, Any]:
-    """The base recipe with the variant's techniques added (and the data pointed at ``--data``)."""
+    """The base recipe without EMA, with the variant's techniques added (and the data pointed at ``--data``)."""
     raw = copy.deepcopy(base)
+    raw.get("train", {}).pop("ema", None)  # the shipped recipe averages G: here EMA is one of the variants
     for edit in EDITS[name]:
         edit(raw, args)
     raw["data"] = {**raw.get("data", {}), "source": "idx", "path": str(args.data)}

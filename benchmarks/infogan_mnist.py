@@ -85,8 +85,9 @@ def train_many(runs: list[tuple[int, Path, list[str]]], data: Path, fresh: bool,
     return finished
 
 
-def evaluate_steps(run_dir: Path, data: Path) -> list[dict]:
-    """Code accuracy of c1 and L_I per factor at every kept checkpoint of ``run_dir``, oldest first.
+def evaluate_steps(run_dir: Path, data: Path | None) -> list[dict]:
+    """Code accuracy of c1 and L_I per factor at every kept checkpoint of ``run_dir``, oldest first, on the MNIST
+    idx files under ``data`` (None: on the run's own data).
 
     Each checkpoint's figures are saved in ``run_dir/evaluations.json`` (keyed by step and the data path) and
     reused on the next call, so printing the table again, or another benchmark reading the same runs, costs
@@ -102,10 +103,10 @@ def evaluate_steps(run_dir: Path, data: Path) -> list[dict]:
     rows = []
     for sidecar in list_checkpoints(run_dir / "checkpoints"):  # every kept checkpoint: accuracy over steps
         step = int(sidecar.stem.removeprefix("step-"))
-        key = f"{step} {data.resolve()}"
+        key = f"{step} {data.resolve() if data else 'recipe'}"
         if key not in saved:
             registry = registry or load_registry()
-            res = evaluate(run_dir, registry, ["data.source=idx", f"data.path={data}"], "cpu",
+            res = evaluate(run_dir, registry, ["data.source=idx", f"data.path={data}"] if data else [], "cpu",
                            ["code_accuracy", "mutual_information"], step)
             saved[key] = {"step": step, "accuracy": res.details("code_accuracy")["c1"]["accuracy"],
                           "L_I": res.details("mutual_information")["L_I"]}

@@ -59,7 +59,8 @@ def recipe_head(overrides: list[str]) -> tuple[Any, Any]:
 
 def train_iic(x: Tensor, y: Tensor, train_n: int, steps: int, label: str, overrides: list[str]) -> None:
     """The recipe's conv head trained by the pair term alone on ``x[:train_n]``; accuracy on the rest."""
-    from ganforge_infogan.real_images import augment, pair_information_gap  # the plugin's own term
+    from ganforge_infogan.image_ops import augment
+    from ganforge_infogan.plus_regularizer import pair_information_gap  # the plugin's own term
 
     reg, optim = recipe_head(overrides)
     o = reg.options

@@ -87,17 +87,19 @@ def train(method: str, seed: int, out: Path, extra: list[str], fresh: bool, reci
     return run_dir
 
 
-def evaluate_run(run_dir: Path, fresh: bool) -> dict[str, Any]:
-    """The registered metrics of one run (saved next to it, reused unless ``fresh``)."""
+def evaluate_run(run_dir: Path, fresh: bool, metrics: list[str] | None = None) -> dict[str, Any]:
+    """The registered ``metrics`` (default :data:`METRICS`) of one run's newest checkpoint (saved next to it,
+    reused unless ``fresh``)."""
+    metrics = METRICS if metrics is None else metrics
     saved = run_dir / EVAL
     if saved.exists() and not fresh:
         got = json.loads(saved.read_text())
-        if set(METRICS) <= set(got["results"]):  # an evaluation saved before a metric was added is redone
+        if set(metrics) <= set(got["results"]):  # an evaluation saved before a metric was added is redone
             return got
     from ganforge.evaluation.run import evaluate
     from ganforge.registry import load_registry
 
-    results = evaluate(run_dir, load_registry(), device="cpu", only=METRICS).to_json()
+    results = evaluate(run_dir, load_registry(), device="cpu", only=metrics).to_json()
     results["timing"] = json.loads((run_dir / DONE).read_text())
     saved.write_text(json.dumps(results, indent=1, default=str))
     return results

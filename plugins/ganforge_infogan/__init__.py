@@ -30,7 +30,7 @@ def register_latent_factors(register: Any) -> None:
 def register_regularizers(register: Any) -> None:
     register("mutual_information", f"{_P}.regularizer:MutualInformation", o.MutualInformationOptions,
              help="InfoGAN's Q head on the critic trunk and its variational mutual-information loss (logs L_I).")
-    register("mutual_information_plus", f"{_P}.real_images:MutualInformationPlus", o.MutualInformationPlusOptions,
+    register("mutual_information_plus", f"{_P}.plus_regularizer:MutualInformationPlus", o.MutualInformationPlusOptions,
              help="InfoGAN's Q and MI loss plus Q on real images (beyond the paper): balanced categories, "
              "confident and augmentation-consistent assignments.")
 
@@ -41,7 +41,7 @@ def register_generators(register: Any) -> None:
              help="The InfoGAN paper's MNIST generator (FC 1024, FC 7·7·128, two 4×4 up-convs, tanh).")
     register("infogan_rgb32", f"{_P}.networks_rgb:build_generator", NoOptions,
              help="The InfoGAN paper's SVHN / CelebA generator, 32×32 colour (FC 2·2·448, four 4×4 up-convs, tanh).")
-    register("spatial_broadcast", f"{_P}.broadcast:build_generator", o.SpatialBroadcastOptions,
+    register("spatial_broadcast", f"{_P}.spatial_broadcast:build_generator", o.SpatialBroadcastOptions,
              help="Latent tiled over a coarse x/y coordinate grid, 3×3 convs, up-convs (Watters et al. 2019): "
              "position becomes a near-linear function of the codes.")
 

@@ -220,6 +220,24 @@ class MutualInformationPlusOptions(MutualInformationOptions):
         "categorical_head = 'conv'), the conv head's pooled features (the layer before its logits), which the "
         "cluster critic then trains as a convolutional, category-conditional discriminator beside the critic.",
     )
+    heads: int = Field(
+        1, ge=1, le=16,
+        description="Categorical heads per categorical code on Q's hidden layer (IIC's sub-heads): every head learns the "
+        "real-image terms, and the one of lowest running real-image loss is the code's posterior (G's MI reward, Q's "
+        "MI loss on fakes, evaluation), its categories matched to G's code when the choice changes. Against a bad "
+        "clustering (two categories each holding half of two classes). 1: Q's one head, as the paper.",
+    )
+    overcluster: int = Field(
+        0, ge=0, le=1000,
+        description="Categories of an extra over-clustering head per categorical code (IIC: several times K, e.g. 50 "
+        "for K = 10), trained on the real-image terms only, so the shared features must tell finer groups apart. "
+        "Never read as a code. 0: none.",
+    )
+    select_every: int = Field(
+        250, ge=1, le=10**9,
+        description="With heads > 1: every this many steps the head of lowest running real-image loss (by over 0.02 "
+        "nats) becomes the chosen one.",
+    )
     real_trunk_gradient: StrictBool = Field(
         False,
         description="Let the real-image terms update the critic trunk too; false: only Q's own layers learn from them "
@@ -235,6 +253,14 @@ class MutualInformationPlusOptions(MutualInformationOptions):
                    "normalize_size": "the trunk reads every code, and the continuous ones need position and size",
                    "cluster_features": "'conv' scores the conv head's features"}
             raise ValueError(f"{info.field_name} needs categorical_head = 'conv' ({why[str(info.field_name)]})")
+        return value
+
+    @field_validator("heads", "overcluster", "select_every")
+    @classmethod
+    def _needs_trunk(cls, value: int, info: ValidationInfo) -> int:
+        default = cls.model_fields[str(info.field_name)].default
+        if value != default and info.data.get("categorical_head", "trunk") != "trunk":
+            raise ValueError(f"{info.field_name} needs categorical_head = 'trunk' (the heads sit on Q's hidden layer)")
         return value
 
     @field_validator("normalize_radius", "normalize_antialias", "normalize_blur")

@@ -100,7 +100,7 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], int, str]] = {
     "good data": (good(), 0, ""),
     "RGB images (N, 3, H, W): the networks take the data's channels": (data({IMG: images(32, 3, 28, 28), LAB: labels()}), 0, ""),
 }
-BASE = ["data.source=idx", "generator.width=8", "critic.width=8", "data.batch_size=8", "train.steps=1",
+BASE = ["data.source=idx", "generator.width=8", "generator.hidden=0", "critic.width=8", "data.batch_size=8", "train.steps=1",
         "train.sample_every=1000", "run.device=cpu", "train.precision=fp32"]
 
 

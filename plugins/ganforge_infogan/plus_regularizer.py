@@ -39,6 +39,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganforge import BuildContext, LatentFactor, OneHotFactor, StepView, Terms
+from ganforge_infogan.cluster_heads import CategoricalHeads
+from ganforge_infogan.image_ops import augment, conv_encoder, gaussian_blur, normalize_size, object_moments
 from ganforge_infogan.options import MutualInformationPlusOptions
 from ganforge_infogan.regularizer import MutualInformation
 
@@ -73,95 +75,6 @@ def pair_information_gap(probs: Tensor, aug_probs: Tensor) -> Tensor:
     return math.log(probs.shape[1]) - information
 
 
-#: RMS radius of the object after :func:`normalize_size`, in grid units (the frame spans [-1, 1]): a filled disk
-#: of this RMS radius has radius 0.57, a bit over half the frame's half-width, room to turn and to see the edges
-NORMAL_RADIUS = 0.4
-
-
-def augment(x: Tensor, generator: torch.Generator | None, shift: float, rotation: float, scale: float,
-            shear: float = 0.0) -> Tensor:
-    """A random affine map per image of ``x`` (B, C, H, W) in [-1, 1]: shift up to ``shift`` px, rotation up to
-    ``rotation`` degrees, scaling in [1 − scale, 1 + scale] and, when ``shear`` > 0, a horizontal shear
-    x += s·y with s in [−shear, shear] (a slant); the border is filled with the background (−1)."""
-    b, _, h, w = x.shape
-    dev = x.device
-
-    def uniform(n: int) -> Tensor:  # U(-1, 1), (n,)
-        return torch.rand(n, generator=generator, device=dev) * 2 - 1
-
-    angle = uniform(b) * math.radians(rotation)
-    factor = 1 + uniform(b) * scale
-    tx, ty = uniform(b) * 2 * shift / w, uniform(b) * 2 * shift / h  # in the [-1, 1] grid units
-    cos, sin = angle.cos() / factor, angle.sin() / factor
-    # rotation·scaling times the shear [[1, s], [0, 1]]; drawn only when asked, so shear = 0 keeps the old stream
-    s = uniform(b) * shear if shear > 0 else torch.zeros_like(cos)
-    theta = torch.stack([torch.stack([cos, cos * s - sin, tx], 1), torch.stack([sin, sin * s + cos, ty], 1)], 1)  # (B, 2, 3)
-    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
-    return grid_sample_background(x, grid)
-
-
-def object_moments(x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Where the object of each image of ``x`` (B, C, H, W) in [-1, 1] lies and how large it is: its centre
-    (cx, cy), its RMS radius (grid units: the frame spans [-1, 1]), each (B,), and which images have no object
-    (B,) bool. The object is the brightness above a tenth of the range (so a generator's near-black background
-    does not count); differentiable in the pixels."""
-    _, _, h, w = x.shape
-    mass = ((x.float() + 1) / 2 - 0.1).clamp_min(0).mean(1)  # (B, H, W)
-    ys = torch.linspace(-1 + 1 / h, 1 - 1 / h, h, device=x.device)[None, :, None]  # pixel centres, (1, H, 1)
-    xs = torch.linspace(-1 + 1 / w, 1 - 1 / w, w, device=x.device)[None, None, :]  # (1, 1, W)
-    total = mass.sum((1, 2))  # (B,)
-    empty = total < 1e-3
-    total = total.clamp_min(1e-3)
-    cx, cy = (mass * xs).sum((1, 2)) / total, (mass * ys).sum((1, 2)) / total  # (B,)
-    spread = (mass * ((xs - cx[:, None, None]) ** 2 + (ys - cy[:, None, None]) ** 2)).sum((1, 2)) / total  # (B,)
-    return cx, cy, spread.clamp_min(1e-6).sqrt(), empty
-
-
-def normalize_size(x: Tensor, radius: float = NORMAL_RADIUS, antialias: bool = False) -> Tensor:
-    """Each image of ``x`` (B, C, H, W) in [-1, 1] moved and zoomed so its object (:func:`object_moments`) is
-    centred and of one size.
-
-    The warp maps the object's centre to the middle of the frame and its RMS radius to ``radius`` (grid units).
-    The warp's parameters are held fixed (no gradient), the resampling is differentiable in the pixels. An image
-    with no bright pixel is left as it is. A code read off the result cannot stand for where an object lies or
-    how large it is. With ``antialias``, an image that is shrunk is first low-passed (:func:`shrink_blur`), so
-    a large object shrunk looks like a small one drawn at that size; choose ``radius`` at the data's smallest
-    objects, so nothing is blown up (a blown-up object has soft edges that still tell its size).
-    """
-    with torch.no_grad():
-        cx, cy, rms, empty = object_moments(x)  # (B,) each
-        zoom = torch.where(empty, torch.ones_like(rms), rms / radius)  # (B,) > 1: the image is shrunk
-        cx, cy = torch.where(empty, 0.0, cx), torch.where(empty, 0.0, cy)
-        zero = torch.zeros_like(zoom)
-        theta = torch.stack([torch.stack([zoom, zero, cx], 1), torch.stack([zero, zoom, cy], 1)], 1)  # (B, 2, 3)
-    if antialias:
-        x = shrink_blur(x, zoom)  # (B, C, H, W)
-    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
-    return grid_sample_background(x, grid)
-
-
-#: the blur levels (pixels) :func:`shrink_blur` interpolates between; 1 px covers shrinking by up to 2.6
-_SHRINK_SIGMAS = (0.0, 0.25, 0.5, 0.75, 1.0)
-
-
-def shrink_blur(x: Tensor, zoom: Tensor) -> Tensor:
-    """``x`` (B, C, H, W) low-passed before being shrunk by ``zoom`` (B,) (≥ 1; below 1 nothing is done): a
-    Gaussian of σ = 0.42·√(zoom² − 1) pixels, so that after shrinking the edges are as soft as those of an object
-    drawn small (if an edge is a Gaussian of σ₀, shrinking by z after the blur leaves √(σ₀² + σ²) / z, which is σ₀
-    for σ = σ₀·√(z² − 1); σ₀ = 0.42 px makes the share of soft edge pixels uncorrelated with the size on the
-    shapes data, where 0.5 over-blurs the large ones). σ per image is interpolated between a few fixed blurs
-    (held fixed: no gradient to zoom); differentiable in the pixels."""
-    step = _SHRINK_SIGMAS[1]
-    sigma = 0.42 * (zoom.float().clamp_min(1) ** 2 - 1).sqrt()  # (B,) pixels
-    pos = (sigma / step).clamp(max=len(_SHRINK_SIGMAS) - 1)  # (B,) fractional index into the levels
-    low = pos.floor().long()  # (B,)
-    high = (low + 1).clamp(max=len(_SHRINK_SIGMAS) - 1)
-    frac = (pos - low).to(x.dtype)[:, None, None, None]  # (B, 1, 1, 1)
-    levels = torch.stack([x] + [gaussian_blur(x, s) for s in _SHRINK_SIGMAS[1:]], 1)  # (B, L, C, H, W)
-    rows = torch.arange(x.shape[0], device=x.device)
-    return levels[rows, low] * (1 - frac) + levels[rows, high] * frac
-
-
 def size_mismatch(log_size: Tensor, category: Tensor, k: int) -> Tensor:
     """How much the object sizes of a batch's categories differ, () ≥ 0: for ``log_size`` (B,) (log RMS radii)
     and ``category`` (B,) in [0, k), the squared gaps between each category's mean and standard deviation and
@@ -179,41 +92,6 @@ def size_mismatch(log_size: Tensor, category: Tensor, k: int) -> Tensor:
             continue
         gaps.append(((part.mean() - mean) ** 2 + (std(part) - spread) ** 2) / var)
     return torch.stack(gaps).mean() if gaps else log_size.new_zeros(())
-
-
-def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
-    """``x`` (B, C, H, W) blurred by a Gaussian of standard deviation ``sigma`` pixels (separable, ±2σ support),
-    the edge continued (replicate padding, so the background stays the background)."""
-    radius = max(1, math.ceil(2 * sigma))
-    taps = torch.arange(-radius, radius + 1, device=x.device, dtype=torch.float32)
-    kernel = torch.exp(-taps**2 / (2 * sigma**2))
-    kernel = (kernel / kernel.sum()).to(x.dtype)  # (2r+1,)
-    c = x.shape[1]
-    x = F.pad(x, (radius, radius, radius, radius), mode="replicate")  # (B, C, H+2r, W+2r)
-    x = F.conv2d(x, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)  # rows: (B, C, H+2r, W)
-    return F.conv2d(x, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)  # columns: (B, C, H, W)
-
-
-def grid_sample_background(x: Tensor, grid: Tensor) -> Tensor:
-    """``x`` (B, C, H, W) in [-1, 1] resampled at ``grid`` (B, H, W, 2), bilinear, the background (−1) outside."""
-    return F.grid_sample(x + 1, grid, mode="bilinear", padding_mode="zeros", align_corners=False) - 1
-
-
-def conv_encoder(channels: int, width: int, outputs: int) -> nn.Sequential:
-    """Images (B, C, H, W) → (B, outputs): three convolutions, then the maximum of each channel over positions.
-
-    The answer does not depend on where in the frame a pattern lies (up to the strides' sampling), so a code
-    read through it cannot stand for a position: what is left for it is what the object is (its shape), its
-    size or its orientation. No batch norm: the same answer in training and evaluation mode.
-    """
-    pad = {"padding_mode": "replicate"}  # the frame's edge continues the background: no edge to respond to
-    return nn.Sequential(
-        nn.Conv2d(channels, width, 5, stride=2, padding=2, **pad), nn.LeakyReLU(0.1),  # (B, w, H/2, W/2)
-        nn.Conv2d(width, 2 * width, 3, stride=2, padding=1, **pad), nn.LeakyReLU(0.1),  # (B, 2w, H/4, W/4)
-        nn.Conv2d(2 * width, 2 * width, 3, padding=1, **pad), nn.LeakyReLU(0.1),  # (B, 2w, H/4, W/4)
-        nn.AdaptiveMaxPool2d(1), nn.Flatten(),  # (B, 2w): the strongest response anywhere in the frame
-        nn.Linear(2 * width, outputs),  # (B, outputs)
-    )
 
 
 class MutualInformationPlus(MutualInformation):
@@ -243,6 +121,9 @@ class MutualInformationPlus(MutualInformation):
                                          for f in categorical} if options.cluster_critic > 0 else {})
         for table in self.projection.values():
             nn.init.zeros_(table.weight)  # starts neutral: every category scores 0 until the critic learns
+        #: several heads per categorical code and the choice between them (cluster_heads.py); None: Q's one head
+        self.heads = CategoricalHeads(options.hidden, {f.name: f.posterior_width for f in categorical}, options.heads,
+                                      options.overcluster) if options.heads > 1 or options.overcluster else None
 
     def _conv_features(self, images: Tensor) -> Tensor:
         """The 'conv' head's pooled features of ``images`` (B, C, H, W), the layer before its logits: (B, 2w)."""
@@ -276,19 +157,41 @@ class MutualInformationPlus(MutualInformation):
             images = augment(images, None, o.shift, o.rotation, o.scale, o.shear)  # (B, C, H, W)
         return super()._terms(features, codes, images, step)
 
+    def _every_head(self, features: Tensor) -> tuple[dict[str, Tensor], dict[str, tuple[list[Tensor], Tensor | None]]]:
+        """For trunk ``features`` (B, F): Q's posterior parameters per trunk factor (each categorical code's from
+        its chosen head) and, per categorical code, every head's logits (B, K) and the over-clustering head's."""
+        assert self.q is not None and self.heads is not None
+        with torch.autocast(features.device.type, enabled=False):  # in fp32, as MutualInformation.posterior
+            hidden = self.q[:-1](features.float())  # (B, hidden)
+            params = dict(zip([f.name for f in self.trunk_factors],
+                              self.q[-1](hidden).split([f.posterior_width for f in self.trunk_factors], dim=1),
+                              strict=True))
+            every = {f.name: self.heads.split(f.name, params[f.name], hidden) for f in self.categorical}
+        return {**params, **{n: self.heads.chosen(n, hs) for n, (hs, _) in every.items()}}, every
+
+    def posterior(self, features: Tensor) -> dict[str, Tensor]:
+        if self.heads is None:
+            return super().posterior(features)
+        return self._every_head(features)[0]
+
     def posterior_of(self, features: Tensor, images: Tensor) -> dict[str, Tensor]:
         params = self.posterior(features)  # the trunk factors: all of them, or the non-categorical ones with 'conv'
         return params if self.encoder is None else {**params, **self._encoded(images)}
+
+    def _real_features(self, view: StepView, images: Tensor, features: Tensor | None) -> Tensor:
+        """The trunk features (B, F) of real ``images`` (computed here when ``features`` is None), detached unless
+        ``real_trunk_gradient``."""
+        if features is None:
+            assert view.critic is not None  # the engine always gives the critic to the critic phase
+            features = view.critic.features(images, view.cond_real)  # (B, F)
+        return features if self.options.real_trunk_gradient else features.detach()
 
     def _categorical_logits(self, view: StepView, images: Tensor, features: Tensor | None) -> dict[str, Tensor]:
         """Q's logits per categorical code for real ``images`` (B, C, H, W): off the image with the 'conv' head, else
         off their trunk ``features`` (B, F) (computed here when None), detached unless ``real_trunk_gradient``."""
         if self.encoder is not None:
             return self._encoded(images)
-        if features is None:
-            assert view.critic is not None  # the engine always gives the critic to the critic phase
-            features = view.critic.features(images, view.cond_real)  # (B, F)
-        return self.posterior(features if self.options.real_trunk_gradient else features.detach())
+        return self.posterior(self._real_features(view, images, features))
 
     def _category_scores(self, name: str, features: Tensor, category: Tensor) -> Tensor:
         """The cluster critic's logit ⟨e_k, φ(x)⟩ + b_k for ``features`` (B, F) in ``category`` (B,): (B,)."""
@@ -347,28 +250,72 @@ class MutualInformationPlus(MutualInformation):
         real_terms = o.until_step is None or view.step < o.until_step
         if not (real_terms or self.projection):
             return terms
+        every: dict[str, tuple[list[Tensor], Tensor | None]] = {}
         with torch.set_grad_enabled(real_terms):  # the cluster critic alone only needs Q's argmax
-            logits = self._categorical_logits(view, view.real, view.real_features)  # name → (B, K): Q on the reals
+            if self.heads is not None and real_terms:
+                every = self._every_head(self._real_features(view, view.real, view.real_features))[1]
+                logits = {n: self.heads.chosen(n, hs) for n, (hs, _) in every.items()}
+            else:
+                logits = self._categorical_logits(view, view.real, view.real_features)  # name → (B, K): Q on the reals
         if self.projection:
             terms = self._with_parts(terms, "cluster", self.options.cluster_critic, self._cluster_critic(view, logits))
         if not real_terms:
             return terms
         aug_logits: dict[str, Tensor] = {}
+        aug_every: dict[str, tuple[list[Tensor], Tensor | None]] = {}
         if o.consistency > 0 or o.pairs > 0:
             aug = augment(view.real.detach(), None, o.shift, o.rotation, o.scale, o.shear)  # (B, C, H, W)
-            aug_logits = self._categorical_logits(view, aug, None)
+            if self.heads is not None:
+                aug_every = self._every_head(self._real_features(view, aug, None))[1]
+                aug_logits = {n: self.heads.chosen(n, hs) for n, (hs, _) in aug_every.items()}
+            else:
+                aug_logits = self._categorical_logits(view, aug, None)
         loss = view.real.new_zeros((), dtype=torch.float32)
         logs: dict[str, Tensor] = {}
         for f in self.categorical:
-            probs = F.softmax(logits[f.name].float(), dim=1)  # (B, K)
-            parts = {"balance": (o.balance, balance_kl(probs)), "confidence": (o.confidence, mean_entropy(probs))}
-            if aug_logits:
-                aug_f = aug_logits[f.name].float()  # (B, K)
-                if o.consistency > 0:
-                    parts["consistency"] = (o.consistency, consistency_kl(logits[f.name].float(), aug_f))
-                if o.pairs > 0:
-                    parts["pairs"] = (o.pairs, pair_information_gap(probs, F.softmax(aug_f, dim=1)))
+            parts = self._real_parts(logits[f.name], aug_logits.get(f.name))
             for key, (weight, value) in parts.items():
                 loss = loss + weight * value
                 logs[f"real/{key}/{f.name}"] = value.detach()
+            if every:
+                extra, extra_logs = self._other_heads(f.name, every[f.name], aug_every.get(f.name), view.step)
+                loss = loss + extra
+                logs.update(extra_logs)
         return Terms(losses={**terms.losses, "real": loss}, logs={**terms.logs, **logs})
+
+    def _real_parts(self, logits: Tensor, aug_logits: Tensor | None) -> dict[str, tuple[float, Tensor]]:
+        """The real-image terms of one head, key → (weight, value ()), for its ``logits`` (B, K) on the real batch
+        and ``aug_logits`` (B, K) on its augmented copy (None when no term needs it)."""
+        o = self.options
+        probs = F.softmax(logits.float(), dim=1)  # (B, K)
+        parts = {"balance": (o.balance, balance_kl(probs)), "confidence": (o.confidence, mean_entropy(probs))}
+        if aug_logits is not None:
+            aug_f = aug_logits.float()  # (B, K)
+            if o.consistency > 0:
+                parts["consistency"] = (o.consistency, consistency_kl(logits.float(), aug_f))
+            if o.pairs > 0:
+                parts["pairs"] = (o.pairs, pair_information_gap(probs, F.softmax(aug_f, dim=1)))
+        return parts
+
+    def _other_heads(self, name: str, heads: tuple[list[Tensor], Tensor | None],
+                     aug_heads: tuple[list[Tensor], Tensor | None] | None, step: int) -> tuple[Tensor, dict[str, Tensor]]:
+        """The real-image loss of code ``name``'s heads other than the chosen one (its own is counted already) and
+        of its over-clustering head, (); every head's loss folded into the running figures that choose the head,
+        which may change at this ``step``. Logs: the chosen head and each head's loss."""
+        assert self.heads is not None
+        logits, over = heads
+        aug_logits, aug_over = aug_heads if aug_heads is not None else ([None] * len(logits), None)
+        choice = self.heads.choice[name]
+        per_head = [sum(w * v for w, v in self._real_parts(h, a).values()) for h, a in zip(logits, aug_logits, strict=True)]
+        chosen = int(choice.chosen)
+        loss = sum((v for h, v in enumerate(per_head) if h != chosen), torch.zeros(()))
+        if over is not None:
+            loss = loss + sum(w * v for w, v in self._real_parts(over, aug_over).values())
+        probs = [F.softmax(h.detach().float(), dim=1) for h in logits]  # H × (B, K)
+        choice.update(torch.stack(per_head).detach(), probs[chosen][:, choice.perm], probs)
+        if step > 0 and step % self.options.select_every == 0:
+            choice.select()
+        logs = {f"heads/chosen/{name}": choice.chosen.float(),
+                **{f"heads/loss/{name}/{h}": v.detach() for h, v in enumerate(per_head)}}
+        return loss, logs
+

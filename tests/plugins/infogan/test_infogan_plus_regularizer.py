@@ -15,9 +15,9 @@ from ganforge import BuildContext, CriticAccess, LatentSpec, StepView
 from ganforge_infogan.factors import Categorical, Uniform
 from ganforge_infogan.options import CategoricalOptions, MutualInformationPlusOptions, UniformOptions
 from ganforge.testing import TinyCritic
-from ganforge_infogan.real_images import (NORMAL_RADIUS, MutualInformationPlus, augment, balance_kl, consistency_kl,
-                                          gaussian_blur, mean_entropy, normalize_size, object_moments,
-                                          pair_information_gap, shrink_blur, size_mismatch)
+from ganforge_infogan.image_ops import NORMAL_RADIUS, augment, gaussian_blur, normalize_size, object_moments, shrink_blur
+from ganforge_infogan.plus_regularizer import (MutualInformationPlus, balance_kl, consistency_kl, mean_entropy,
+                                               pair_information_gap, size_mismatch)
 
 B, FEAT, K = 32, 16, 4
 

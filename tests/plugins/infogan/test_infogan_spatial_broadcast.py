@@ -7,7 +7,7 @@ import torch
 
 from ganforge import BuildContext, Generator, LatentSpec
 from ganforge.registry import Registry
-from ganforge_infogan.broadcast import SpatialBroadcastGenerator, build_generator
+from ganforge_infogan.spatial_broadcast import SpatialBroadcastGenerator, build_generator
 from ganforge_infogan.options import SpatialBroadcastOptions
 
 
