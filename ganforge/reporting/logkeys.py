@@ -1,6 +1,6 @@
 """The keys of ``metrics.jsonl`` and how to find a term in them, for runs of any ganforge version.
 
-The step (``ganforge/step.py``) logs ``<phase>/adv`` for the objective and ``<phase>/<regularizer>/<term>``
+The step (``ganforge/training/step.py``) logs ``<phase>/adv`` for the objective and ``<phase>/<regularizer>/<term>``
 for a regularizer's terms (``generator/mutual_information/L_I/c1``). Runs written before loss terms
 were namespaced have ``<phase>/<term>`` (``generator/L_I/c1``); readers go through :func:`find` so
 both keep working.

@@ -1,9 +1,9 @@
-"""The training loop around the step of ``step.py``: logging, samples, checkpoints, signals, divergence
-handling, the resume rules and ``train()``.
+"""The training loop around the iteration of ``training/step.py``: logging, samples, checkpoints, signals,
+divergence handling, the resume rules and ``train()``.
 
-The algorithm itself (what one critic and one generator step compute) is in ``ganforge/step.py``; the
-state it trains and one iteration of it (optimizers, precision, devices, save / restore) in
-``ganforge/trainer.py``. Per-step numbers stay on the device and are read once per logging interval,
+The algorithm itself (one iteration: the n_critic critic steps and the generator step) is in
+``ganforge/training/step.py``; the state it trains (optimizers, precision, devices, save / restore) in
+``ganforge/training/state.py``. Per-step numbers stay on the device and are read once per logging interval,
 so there is no host synchronisation inside the step.
 """
 
