@@ -253,7 +253,7 @@ def compare(
     seeds: Annotated[list[str] | None, typer.Option(help="Seeds to train each method with: --seeds 0 1 2 (or 0,1,2) \\[default: 0].", show_default=False)] = None,
     out: Annotated[Path | None, typer.Option(help="Directory for the runs and the report \\[default: runs/compare-<timestamp>].", show_default=False)] = None,
     device: Annotated[str | None, typer.Option(callback=device_arg, help="cpu, cuda, cuda:N, mps or auto \\[default: run.device].", show_default=False)] = None,
-    data: Annotated[str, typer.Option(help="Data preset: mnist, glyphs or shapes (embedded, offline), fashion-mnist or cifar10; each method trains from recipes/<method>_<preset>.toml.")] = "mnist",
+    data: Annotated[str, typer.Option(help="Data preset: mnist, glyphs or shapes (embedded, offline), fashion-mnist or cifar10; each method trains from recipes/<method>_<preset>.toml (fashion-mnist: else its MNIST recipe on Fashion-MNIST).")] = "mnist",
     allow_mixed: Annotated[bool, typer.Option("--allow-mixed", help="Compare runs trained on different data anyway (the report says so at the top).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
     progress: Annotated[bool, typer.Option(help="Show training progress bars.")] = True,

@@ -98,38 +98,57 @@ def split_seeds(seeds: list[str] | None, targets: list[str]) -> tuple[list[int],
     return out, rest
 
 
-#: ``--data NAME`` → (the recipe file suffix, overrides on it). A method supports a preset when
-#: ``recipes/<method>_<suffix>.toml`` exists; fashion-mnist and cifar10 reuse the MNIST recipe with
-#: torchvision's other source (the networks size themselves from the images).
-PRESETS: dict[str, tuple[str, list[str]]] = {
-    "mnist": ("mnist", []),
-    "glyphs": ("glyphs", []),
-    "shapes": ("shapes", []),
-    "fashion-mnist": ("mnist", ["data.source=fashion_mnist"]),
-    "cifar10": ("mnist", ["data.source=cifar10"]),
+#: ``--data NAME`` → the recipe suffixes to try, in order, each with the overrides it needs. A method supports
+#: a preset when one of its ``recipes/<method>_<suffix>.toml`` exists. Fashion-MNIST uses a method's own
+#: ``<method>_fashion_mnist.toml`` where there is one, else its MNIST recipe on torchvision's Fashion-MNIST;
+#: cifar10 the MNIST recipe on CIFAR-10 (the networks size themselves from the images).
+PRESETS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "mnist": (("mnist", ()),),
+    "glyphs": (("glyphs", ()),),
+    "shapes": (("shapes", ()),),
+    "fashion-mnist": (("fashion_mnist", ()), ("mnist", ("data.source=fashion_mnist",))),
+    "cifar10": (("mnist", ("data.source=cifar10",)),),
 }
 
 
-def base_recipe(method: str, search: tuple[Path, ...] | None = None, data: str = "mnist") -> Path:
-    """``recipes/<method>_<data>.toml`` from the working directory, else from ganforge's own checkout."""
+def _candidates(data: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return PRESETS.get(data, ((data, ()),))
+
+
+def preset_recipe(method: str, data: str = "mnist", search: tuple[Path, ...] | None = None) -> tuple[Path, list[str]]:
+    """The recipe ``method`` trains from with ``--data data`` and the overrides the preset adds to it: the first
+    ``recipes/<method>_<suffix>.toml`` of the preset's candidates, from the working directory, else ganforge's own
+    checkout."""
     search = search or (Path.cwd() / "recipes", REPO_RECIPES)
-    suffix = PRESETS[data][0] if data in PRESETS else data
-    for folder in search:
-        path = folder / f"{method}_{suffix}.toml"
-        if path.is_file():
-            return path
-    has = sorted(p for p, (s, _) in PRESETS.items() if any((f / f"{method}_{s}.toml").is_file() for f in search))
-    raise GanforgeError(f"no recipe for method {method!r} with --data {data} (recipes/{method}_{suffix}.toml); "
+    for suffix, overrides in _candidates(data):
+        for folder in search:
+            path = folder / f"{method}_{suffix}.toml"
+            if path.is_file():
+                return path, list(overrides)
+    has = sorted(p for p in PRESETS if any((f / f"{method}_{s}.toml").is_file() for s, _ in _candidates(p) for f in search))
+    wanted = " or ".join(f"recipes/{method}_{s}.toml" for s, _ in _candidates(data))
+    raise GanforgeError(f"no recipe for method {method!r} with --data {data} ({wanted}); "
                         f"{method} has: {', '.join(has) or 'none'}; or pass a recipe file")
 
 
+def base_recipe(method: str, search: tuple[Path, ...] | None = None, data: str = "mnist") -> Path:
+    """``recipes/<method>_<data>.toml`` (see :func:`preset_recipe`)."""
+    return preset_recipe(method, data, search)[0]
+
+
 def named_recipes(data: str = "mnist", search: tuple[Path, ...] | None = None) -> list[str]:
-    """Every NAME with a ``recipes/NAME_<data>.toml``: the methods' base recipes and named variants of them
-    (``infogan_plus`` for recipes/infogan_plus_mnist.toml), which compare trains like a method."""
+    """Every NAME with a recipe for ``data`` (``recipes/NAME_<suffix>.toml`` for one of the preset's suffixes): the
+    methods' base recipes and named variants of them (``infogan_plus`` for recipes/infogan_plus_mnist.toml),
+    which compare trains like a method."""
     search = search or (Path.cwd() / "recipes", REPO_RECIPES)
-    suffix = f"_{PRESETS[data][0] if data in PRESETS else data}.toml"
-    return sorted({p.name.removesuffix(suffix) for folder in search if folder.is_dir()
-                   for p in folder.glob(f"*{suffix}")})
+    suffixes = {s for candidates in PRESETS.values() for s, _ in candidates} | {s for s, _ in _candidates(data)}
+
+    def suffix_of(file: str) -> str:  # infogan_plus_fashion_mnist.toml: "fashion_mnist", not "mnist"
+        return max((s for s in suffixes if file.endswith(f"_{s}.toml")), key=len, default="")
+
+    return sorted({p.name.removesuffix(f"_{suffix}.toml") for suffix, _ in _candidates(data)
+                   for folder in search if folder.is_dir() for p in folder.glob(f"*_{suffix}.toml")
+                   if suffix_of(p.name) == suffix})
 
 
 def run_method(run_dir: Path) -> str:
@@ -174,7 +193,7 @@ def plan_targets(names: list[str], registry: Registry, data: str = "mnist") -> l
                 raise GanforgeError(f"{name}: recipe file not found")
             label, recipe = path.stem, path
         elif name in registry.names("method") or name in named_recipes(data):
-            label, recipe = name, base_recipe(name, data=data)
+            label, (recipe, preset) = name, preset_recipe(name, data)
         else:
             methods = ", ".join(registry.names("method")) or "none"
             variants = ", ".join(n for n in named_recipes(data) if n not in registry.names("method"))
@@ -182,8 +201,7 @@ def plan_targets(names: list[str], registry: Registry, data: str = "mnist") -> l
                                 f"({variants or 'none'}) nor a run directory or recipe file")
         if label in targets:
             raise GanforgeError(f"{name}: {label!r} is named twice")
-        preset = list(PRESETS.get(data, ("", []))[1]) if path.suffix != ".toml" else []
-        targets[label] = Target(label, recipe=recipe, preset=preset)
+        targets[label] = Target(label, recipe=recipe, preset=preset if path.suffix != ".toml" else [])
     return list(targets.values())
 
 

@@ -16,6 +16,7 @@ from ganforge.reporting.compare import (
     Comparison,
     RunOutcome,
     base_recipe,
+    preset_recipe,
     named_recipes,
     plan_targets,
     Target,
@@ -95,6 +96,21 @@ def test_targets_are_methods_recipes_or_run_dirs(full_registry: Registry, tmp_pa
                            ([str(tmp_path)], "not a ganforge run directory")]:
         with pytest.raises(GanforgeError, match=message):
             plan_targets(names, full_registry)
+
+
+def test_fashion_mnist_uses_a_method_s_own_recipe_else_its_mnist_recipe_on_fashion_mnist(tmp_path: Path) -> None:
+    (tmp_path / "m_mnist.toml").write_text("")
+    (tmp_path / "m_plus_mnist.toml").write_text("")
+    (tmp_path / "m_plus_fashion_mnist.toml").write_text("")
+    search = (tmp_path,)
+    assert preset_recipe("m_plus", "fashion-mnist", search) == (tmp_path / "m_plus_fashion_mnist.toml", [])
+    assert preset_recipe("m", "fashion-mnist", search) == (tmp_path / "m_mnist.toml", ["data.source=fashion_mnist"])
+    assert preset_recipe("m_plus", "mnist", search) == (tmp_path / "m_plus_mnist.toml", [])
+    # the Fashion recipe is not a method of its own for --data mnist
+    assert named_recipes("mnist", search) == named_recipes("fashion-mnist", search) == ["m", "m_plus"]
+    with pytest.raises(GanforgeError, match=r"m_shapes\.toml.*m has: cifar10, fashion-mnist, mnist"):
+        preset_recipe("m", "shapes", search)
+    assert preset_recipe("infogan_plus", "fashion-mnist")[0] == ROOT / "recipes" / "infogan_plus_fashion_mnist.toml"
 
 
 def test_run_overrides_share_steps_and_seed_and_keep_user_keys() -> None:
@@ -220,7 +236,9 @@ def test_data_presets_pick_each_methods_recipe(full_registry: Registry) -> None:
     (fashion,) = plan_targets(["cgan"], full_registry, data="fashion-mnist")
     assert fashion.recipe == ROOT / "recipes" / "cgan_mnist.toml" and fashion.preset == ["data.source=fashion_mnist"]
     (plus,) = plan_targets(["infogan_plus"], full_registry, data="fashion-mnist")  # named recipes take presets too
-    assert plus.recipe == ROOT / "recipes" / "infogan_plus_mnist.toml" and plus.preset == ["data.source=fashion_mnist"]
+    assert plus.recipe == ROOT / "recipes" / "infogan_plus_fashion_mnist.toml" and plus.preset == []  # its own
+    (paper,) = plan_targets(["wgan_gp"], full_registry, data="fashion-mnist")
+    assert paper.recipe == ROOT / "recipes" / "wgan_gp_mnist.toml" and paper.preset == ["data.source=fashion_mnist"]
     with pytest.raises(GanforgeError, match=r"no recipe for method 'cgan' with --data shapes .* cgan has: cifar10, "
                                             r"fashion-mnist, glyphs, mnist"):
         plan_targets(["cgan"], full_registry, data="shapes")
