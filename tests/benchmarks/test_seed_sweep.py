@@ -50,8 +50,23 @@ def test_table_reports_median_worst_and_the_share_of_seeds_at_the_target(bench) 
     assert "precision: bf16, fp32" in summary
 
 
+def test_a_held_out_split_gets_its_column_and_the_gap_to_the_training_images(bench) -> None:
+    results = [bench.seed_result(s, _evaluation(a, 11.0), _steps(a), 0.7, "bf16", t)
+               for s, a, t in [(0, 0.75, 0.742), (1, 0.80, 0.79), (2, 0.78, 0.775)]]
+    lines = bench.table(results, 0.7)
+    assert lines[0].startswith("| seed | code accuracy | held-out accuracy | domain FID |")
+    assert lines[1].count("---") == 8 and lines[2].startswith("| 0 | 0.7500 | 0.7420 | 11.00 |")
+    summary = "\n".join(lines)
+    assert "held-out code accuracy: median 0.7750, worst 0.7420; training minus held-out: median +0.0080, " \
+           "largest +0.0100" in summary
+    assert "held-out" not in "\n".join(bench.table(results[:1] + [bench.seed_result(5, _evaluation(0.7, 9.0), _steps(0.7),
+                                                                                      0.7, "bf16")], 0.7))
+
+
 @pytest.mark.parametrize(("args", "message"), [(["--jobs", "0"], "--jobs must be at least 1"),
-                                               (["--every", "0"], "--every and --threads must be at least 1")])
+                                               (["--every", "0"], "--every and --threads must be at least 1"),
+                                               (["--test-images", "t10k-images*"], "go together, with --data"),
+                                               (["--images", "train-images*"], "--images and --labels need --data")])
 def test_bad_flags_are_refused_in_one_line(args: list[str], message: str) -> None:
     proc = subprocess.run([sys.executable, str(BENCH), *args], capture_output=True, text=True)
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
