@@ -74,10 +74,20 @@ EDITS: dict[str, list[Edit]] = {
 }
 
 
+def base_recipe(path: Path, sets: list[str]) -> dict[str, Any]:
+    """The recipe file less its ``[train.ema]`` (the shipped vanilla recipe averages G: here EMA is one of the
+    variants), then the ``--set`` overrides (which may add an EMA to every variant)."""
+    from ganforge.recipe.model import apply_overrides
+
+    base = tomllib.loads(path.read_text())
+    base.get("train", {}).pop("ema", None)
+    apply_overrides(base, sets)
+    return base
+
+
 def variant_recipe(base: dict[str, Any], name: str, args: argparse.Namespace) -> dict[str, Any]:
-    """The base recipe without EMA, with the variant's techniques added (and the data pointed at ``--data``)."""
+    """The base recipe with the variant's techniques added (and the data pointed at ``--data``)."""
     raw = copy.deepcopy(base)
-    raw.get("train", {}).pop("ema", None)  # the shipped recipe averages G: here EMA is one of the variants
     for edit in EDITS[name]:
         edit(raw, args)
     raw["data"] = {**raw.get("data", {}), "source": "idx", "path": str(args.data)}
@@ -155,10 +165,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench-runs" / "toolbox")
     parser.add_argument("--fresh", action="store_true")
     args = parser.parse_args()
-    from ganforge.recipe.model import apply_overrides
-
-    base = tomllib.loads(args.recipe.read_text())
-    apply_overrides(base, args.sets)
+    base = base_recipe(args.recipe, args.sets)
     rows: list[dict[str, Any]] = []
     print("| variant | seed | step | generator | domain FID | classifier score |\n|---|---|---|---|---|---|", flush=True)
     for variant in args.variants:

@@ -19,7 +19,9 @@ def bench(load_benchmark):
 
 
 def test_every_variant_is_a_valid_recipe_with_its_techniques(bench, tmp_path: Path) -> None:
-    base = tomllib.loads(bench.RECIPE.read_text())
+    base = bench.base_recipe(bench.RECIPE, [])
+    assert "ema" in tomllib.loads(bench.RECIPE.read_text())["train"]  # the shipped recipe's, dropped from the base
+    assert bench.base_recipe(bench.RECIPE, ["train.ema.half_life_kimg=2"])["train"]["ema"] == {"half_life_kimg": 2}
     args = argparse.Namespace(data=tmp_path, ema_kimg=5.0, lecam=0.3)
     registry = load_registry()
     for name in bench.EDITS:
