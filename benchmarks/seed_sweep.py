@@ -23,6 +23,7 @@ processes can share the seeds of one sweep (``--seeds 0 1 2 3 4`` and ``--seeds 
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
 import statistics
 import sys
@@ -104,8 +105,6 @@ def table(results: list[SeedResult], target: float) -> list[str]:
 def held_out_accuracy(run_dir: Path, data: Path, images: str, labels: str) -> float:
     """c1's code accuracy of ``run_dir``'s newest checkpoint on the idx files ``images`` / ``labels`` in ``data``
     (saved in ``run_dir/held_out.json``, keyed by the files, and reused)."""
-    import json
-
     key = f"{data.resolve()} {images} {labels}"
     saved_path = run_dir / "held_out.json"
     saved = json.loads(saved_path.read_text()) if saved_path.exists() else {}
@@ -116,7 +115,9 @@ def held_out_accuracy(run_dir: Path, data: Path, images: str, labels: str) -> fl
         sets = ["data.source=idx", f"data.path={data.resolve()}", f"data.images={images}", f"data.labels={labels}"]
         result = evaluate(run_dir, load_registry(), sets, "cpu", ["code_accuracy"])
         saved[key] = result.details("code_accuracy")["c1"]["accuracy"]
-        saved_path.write_text(json.dumps(saved, indent=1))
+        tmp = saved_path.with_suffix(".tmp")  # written whole or not at all, as evaluate_steps does
+        tmp.write_text(json.dumps(saved, indent=1))
+        tmp.replace(saved_path)
     return float(saved[key])
 
 
