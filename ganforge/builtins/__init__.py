@@ -94,6 +94,12 @@ def register_metrics(register: Any) -> None:
     register("density_coverage", "ganforge.evaluation.sample_fidelity:DensityCoverage",
              help="Density (fidelity) and coverage (diversity) against the real images' k=5 nearest-neighbour balls "
                   "in evaluator features (Naeem et al. 2020).")
+    register("inception_fid", "ganforge.evaluation.inception:InceptionFID",
+             help="RGB data: FID in the 2048-d pool features of the standard (TF 2015-12-05) Inception-v3, from local "
+                  "weights (torch-fidelity; the 'inception' extra).")
+    register("inception_kid", "ganforge.evaluation.inception:InceptionKID",
+             help="RGB data: KID (mean ± std over subsets) in the standard Inception-v3's pool features, from local "
+                  "weights (torch-fidelity; the 'inception' extra).")
     register("classifier_score", "ganforge.evaluation.sample_quality:ClassifierScore",
              help="Inception-Score analogue exp(E KL(p(y|x) || p(y))) under the evaluator classifier.")
     register("label_accuracy", "ganforge.evaluation.sample_quality:LabelAccuracy",

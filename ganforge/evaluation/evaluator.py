@@ -8,9 +8,9 @@ classifier score (the Inception-Score analogue) and a conditional GAN's label ac
 (``ganforge.evaluation.sample_quality``; docs/evaluation.md says why these are not ImageNet numbers).
 
 Trained weights are cached as safetensors plus a JSON sidecar under ``$GANFORGE_CACHE`` (default
-``~/.cache/ganforge``) ``/evaluators/``, keyed by a hash of the images, the labels and the training
-setup, so every run on the same data reuses one evaluator. A missing, stale or corrupt cache entry
-is simply retrained; both files are written atomically, the sidecar last.
+``$XDG_CACHE_HOME/ganforge``, ``~/.cache/ganforge`` without it) ``/evaluators/``, keyed by a hash of the
+images, the labels and the training setup, so every run on the same data reuses one evaluator. A missing,
+stale or corrupt cache entry is simply retrained; both files are written atomically, the sidecar last.
 """
 
 from __future__ import annotations
@@ -98,8 +98,10 @@ class Evaluator:
 
 
 def cache_root() -> Path:
-    """``$GANFORGE_CACHE`` or ``~/.cache/ganforge``."""
-    return Path(os.environ.get("GANFORGE_CACHE") or "~/.cache/ganforge").expanduser()
+    """``$GANFORGE_CACHE``, else ``ganforge`` in the user's cache folder: ``$XDG_CACHE_HOME``, by default ``~/.cache``."""
+    if os.environ.get("GANFORGE_CACHE"):
+        return Path(os.environ["GANFORGE_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "ganforge"
 
 
 def cache_key(data: ImageData, setup: TrainSetup) -> str:

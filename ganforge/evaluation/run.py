@@ -40,6 +40,10 @@ class EvalRun:
     device: torch.device
     batch_size: int = 500
     seed: int = 0
+    #: the metrics asked for by name (``eval --metric``, ``train.final_eval``, ``train.keep_best``); empty for a
+    #: plain evaluation. A metric that needs something optional (a file the user fetches) can stay out of a plain
+    #: evaluation without it, and fail with a message saying what is missing when it was asked for.
+    named: frozenset[str] = frozenset()
     _shared: dict[Callable[..., Any], Any] = field(default_factory=dict, repr=False)
 
     def once(self, make: Callable[[EvalRun], T]) -> T:
@@ -147,7 +151,8 @@ def evaluate(run_dir: str | Path, registry: Registry, overrides: list[str] | tup
         raise GanforgeError(f"--metric {unknown[0]!r}: no such metric; the metrics are: {', '.join(registry.names('metric'))}")
     loaded = load_run(run_dir, registry, device, overrides, step, raw_generator=raw_generator)
     data = load_data(loaded.resolved)
-    run = EvalRun(loaded, data, torch.device(device), seed=loaded.resolved.recipe.run.seed)
+    run = EvalRun(loaded, data, torch.device(device), seed=loaded.resolved.recipe.run.seed,
+                  named=frozenset(only or ()))
     results: dict[str, MetricResult] = {}
     not_applicable: dict[str, str] = {}
     for name in registry.names("metric"):

@@ -10,8 +10,8 @@ they are not comparable with ImageNet-Inception FID / IS values from papers.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-
 from typing import Any
 
 import torch
@@ -67,29 +67,45 @@ class GeneratedSample:
     codes: dict[str, Tensor]
 
 
-def _embed_real(run: EvalRun) -> RealSample:
+def real_indices(run: EvalRun) -> Tensor:
+    """Which real images the sample-quality metrics read: a seeded subset of ``min(N, SAMPLES)`` indices."""
     n = min(len(run.data), SAMPLES)
-    idx = torch.randperm(len(run.data), generator=torch.Generator().manual_seed(run.seed))[:n]
+    return torch.randperm(len(run.data), generator=torch.Generator().manual_seed(run.seed))[:n]
+
+
+def generated_batches(run: EvalRun, n: int) -> Iterator[tuple[Tensor, Tensor | None, dict[str, Tensor]]]:
+    """``n`` images from the run's generator (the EMA weights when it kept them), in batches of
+    ``run.batch_size``, from the one seeded latent draw every sample-quality metric reads: each batch's
+    images ``(B, C, H, W)`` in [-1, 1] on ``run.device``, the condition values ``(B,)`` (or ``None``) and
+    each categorical code's values ``(B,)`` they were drawn with, on the CPU. Call it under ``torch.no_grad()``."""
+    g = torch.Generator().manual_seed(run.seed + 4321)
+    categorical = _categorical_codes(run)
+    for start in range(0, n, run.batch_size):
+        latent = run.spec.sample(min(run.batch_size, n - start), g, "cpu")
+        cond = run.spec.condition_values(latent)
+        codes = {f.name: latent.codes[f.name].clone() for f in categorical}
+        latent.noise = latent.noise.to(run.device)
+        latent.codes = {k: v.to(run.device) for k, v in latent.codes.items()}
+        yield generate(run.system.generator, run.spec, latent), cond, codes
+
+
+def _embed_real(run: EvalRun) -> RealSample:
+    idx = real_indices(run)
     feats, probs = _evaluator(run).embed(to_unit(run.data.images[idx]))
     return RealSample(feats, probs, None if run.data.labels is None else run.data.labels[idx])
 
 
 def _embed_generated(run: EvalRun) -> GeneratedSample:
     n = len(real_sample(run).features)  # first, outside no_grad: it may train the evaluator
-    g = torch.Generator().manual_seed(run.seed + 4321)
     feats, probs, conds, codes = [], [], [], []
     categorical = _categorical_codes(run)
     with torch.no_grad():
-        for start in range(0, n, run.batch_size):
-            latent = run.spec.sample(min(run.batch_size, n - start), g, "cpu")
-            cond = run.spec.condition_values(latent)
-            codes.append({f.name: latent.codes[f.name].clone() for f in categorical})
-            latent.noise = latent.noise.to(run.device)
-            latent.codes = {k: v.to(run.device) for k, v in latent.codes.items()}
-            f, p = _evaluator(run).embed(generate(run.system.generator, run.spec, latent))
+        for images, cond, drawn in generated_batches(run, n):
+            f, p = _evaluator(run).embed(images)
             feats.append(f)
             probs.append(p)
             conds.append(cond)
+            codes.append(drawn)
     cond_all = None if conds[0] is None else torch.cat(conds)  # type: ignore[arg-type]
     return GeneratedSample(torch.cat(feats), torch.cat(probs), cond_all,
                            {f.name: torch.cat([c[f.name] for c in codes]) for f in categorical})

@@ -89,3 +89,15 @@ def test_domain_fid_real_halves_far_below_an_untrained_generator(
     halves = frechet_distance(*feature_statistics(real[:256]), *feature_statistics(real[256:]))
     untrained = frechet_distance(*feature_statistics(real[:256]), *feature_statistics(fake))
     assert 0 <= halves < untrained / 10, (halves, untrained)
+
+
+def test_the_cache_is_ganforge_cache_else_under_xdg_cache_home_else_home(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "own"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert ev.cache_root() == tmp_path / "own"
+    monkeypatch.delenv("GANFORGE_CACHE")
+    assert ev.cache_root() == tmp_path / "xdg" / "ganforge"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert ev.cache_root() == tmp_path / "home" / ".cache" / "ganforge"
