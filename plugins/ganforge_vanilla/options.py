@@ -21,7 +21,7 @@ class DCGANGeneratorOptions(DCGANOptions):
         0, ge=0, le=16384,
         description="Units of a fully connected layer (batch norm, ReLU) between the latent input and the projection to "
         "the first feature maps; 0: none (DCGAN). 1024 with width 64 on 28-pixel images is the InfoGAN paper's MNIST "
-        "generator, which a plain GAN on MNIST trains far better with (docs/results.md, 'Plain GANs: the toolbox').",
+        "generator, the one recipes/vanilla_mnist.toml trains (docs/results.md, 'Baselines on MNIST').",
     )
 
 
