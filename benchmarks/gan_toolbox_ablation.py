@@ -8,8 +8,9 @@ ADA's adaptive p from 0 towards r = 0.6), ``lecam`` (the lecam regularizer, λ `
 hinge objective), and ``all`` (ema + sn + diffaug + lecam + hinge); ``--set KEY=VALUE`` changes the base
 recipe of every variant (e.g. ``--set optim.generator.lr=1e-3``). ``--variants`` picks some; each trains
 ``--seeds`` to the largest of ``--steps`` with a checkpoint at every listed step, one run at a time (give it
-one thread: ``OMP_NUM_THREADS=1``), and each checkpoint is evaluated with the domain FID and the classifier
-score on the data given by ``--data`` (a folder of MNIST idx files; the 10k test digits by default).
+one thread: ``OMP_NUM_THREADS=1``), and each checkpoint is evaluated with the domain FID, the classifier score,
+the domain KID and precision / recall on the data given by ``--data`` (a folder of MNIST idx files; the
+10k test digits by default).
 
 Prints one markdown row per (variant, seed, step) as it goes and, at the end, the median and the range over
 seeds per (variant, step), with the training wall time. Results land in ``--out`` (one folder per variant
@@ -37,7 +38,11 @@ import tomli_w
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "vanilla_mnist.toml"
 DATA = ROOT.parent / "shared" / "data" / "mnist-t10k"
-METRICS = ["domain_fid", "classifier_score"]
+METRICS = ["domain_fid", "classifier_score", "domain_kid", "precision_recall"]  # the metrics evaluated
+#: the figures reported: a key of ``Evaluation.numbers()``, its column title and format
+COLUMNS = [("domain_fid", "domain FID", "{:.1f}"), ("classifier_score", "classifier score", "{:.2f}"),
+           ("domain_kid", "domain KID", "{:.3f}"), ("precision_recall/precision", "precision", "{:.3f}"),
+           ("precision_recall/recall", "recall", "{:.3f}")]
 DONE = "finished.json"
 POLICY = ["translation", "cutout"]
 
@@ -124,30 +129,31 @@ def train(raw: dict[str, Any], seed: int, steps: list[int], run_dir: Path, fresh
 
 
 def evaluate_at(run_dir: Path, step: int, data: Path) -> dict[str, float]:
-    """Domain FID and classifier score of the checkpoint of ``step`` (the EMA generator when the run kept one)."""
+    """The figures of ``COLUMNS`` for the checkpoint of ``step`` (the EMA generator when the run kept one)."""
     from ganforge import load_registry
     from ganforge.evaluation.run import evaluate
 
     got = evaluate(run_dir, load_registry(), ["data.source=idx", f"data.path={data}"], "cpu", only=METRICS, step=step)
-    out = {name: float(h.value) for name, h in got.numbers().items() if name in METRICS}
+    numbers = got.numbers()
+    out = {key: float(numbers[key].value) for key, _, _ in COLUMNS}
     out["generator"] = got.generator  # type: ignore[assignment]
     return out
 
 
 def summary(rows: list[dict[str, Any]]) -> list[str]:
     """Median [min, max] over seeds per (variant, step)."""
-    lines = ["| variant | step | seeds | domain FID median [range] | classifier score median [range] | wall (min) |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| variant | step | seeds | " + " | ".join(f"{title} median [range]" for _, title, _ in COLUMNS) + " | wall (min) |",
+             "|---" * (len(COLUMNS) + 4) + "|"]
     keys = list(dict.fromkeys((r["variant"], r["step"]) for r in rows))
     for variant, step in keys:
         group = [r for r in rows if r["variant"] == variant and r["step"] == step]
         cells = []
-        for metric in METRICS:
-            values = [r[metric] for r in group]
-            cells.append(f"{statistics.median(values):.1f} [{min(values):.1f}, {max(values):.1f}]")
+        for key, _, fmt in COLUMNS:
+            values = [r[key] for r in group]
+            cells.append(f"{fmt.format(statistics.median(values))} [{fmt.format(min(values))}, {fmt.format(max(values))}]")
         walls = [r["wall_s"] / 60 for r in group if r.get("wall_s")]
         wall = f"{statistics.median(walls):.1f}" if walls else "-"
-        lines.append(f"| {variant} | {step} | {len(group)} | {cells[0]} | {cells[1]} | {wall} |")
+        lines.append(f"| {variant} | {step} | {len(group)} | {' | '.join(cells)} | {wall} |")
     return lines
 
 
@@ -156,7 +162,7 @@ def main() -> None:
     parser.add_argument("--recipe", type=Path, default=RECIPE)
     parser.add_argument("--variants", nargs="+", default=list(EDITS), choices=list(EDITS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--steps", nargs="+", type=int, default=[1000, 2500, 5000])
+    parser.add_argument("--steps", nargs="+", type=int, default=[2500, 5000, 7500, 10000])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--ema-kimg", type=float, default=5.0, help="train.ema.half_life_kimg of the ema variant")
     parser.add_argument("--lecam", type=float, default=0.3, help="λ of the lecam variant")
@@ -167,7 +173,8 @@ def main() -> None:
     args = parser.parse_args()
     base = base_recipe(args.recipe, args.sets)
     rows: list[dict[str, Any]] = []
-    print("| variant | seed | step | generator | domain FID | classifier score |\n|---|---|---|---|---|---|", flush=True)
+    print("| variant | seed | step | generator | " + " | ".join(title for _, title, _ in COLUMNS) + " |\n"
+          + "|---" * (len(COLUMNS) + 4) + "|", flush=True)
     for variant in args.variants:
         for seed in args.seeds:
             run_dir = args.out / variant / f"seed-{seed}"
@@ -179,8 +186,8 @@ def main() -> None:
                 rows.append(row)
                 with (args.out / "results.jsonl").open("a") as f:
                     f.write(json.dumps(row) + "\n")
-                print(f"| {variant} | {seed} | {step} | {got['generator']} | {got['domain_fid']:.1f} | "
-                      f"{got['classifier_score']:.2f} |", flush=True)
+                figures = " | ".join(fmt.format(got[key]) for key, _, fmt in COLUMNS)
+                print(f"| {variant} | {seed} | {step} | {got['generator']} | {figures} |", flush=True)
     print("\n".join(["", *summary(rows)]))
 
 

@@ -37,6 +37,10 @@ def test_every_variant_is_a_valid_recipe_with_its_techniques(bench, tmp_path: Pa
 
 
 def test_summary_is_median_and_range_over_seeds(bench) -> None:
-    rows = [{"variant": "ema", "step": 1000, "domain_fid": f, "classifier_score": c, "wall_s": 60.0 * w}
-            for f, c, w in ((10.0, 9.0, 2), (30.0, 8.0, 4), (20.0, 9.5, 3))]
-    assert bench.summary(rows)[-1] == "| ema | 1000 | 3 | 20.0 [10.0, 30.0] | 9.0 [8.0, 9.5] | 3.0 |"
+    rows = [{"variant": "ema", "step": 1000, "domain_fid": f, "classifier_score": c, "domain_kid": k,
+             "precision_recall/precision": p, "precision_recall/recall": r, "wall_s": 60.0 * w}
+            for f, c, k, p, r, w in ((10.0, 9.0, 0.5, 0.7, 0.8, 2), (30.0, 8.0, 1.5, 0.6, 0.9, 4),
+                                     (20.0, 9.5, 1.0, 0.8, 0.7, 3))]
+    assert bench.summary(rows)[-1] == ("| ema | 1000 | 3 | 20.0 [10.0, 30.0] | 9.00 [8.00, 9.50] | 1.000 [0.500, 1.500] | "
+                                       "0.700 [0.600, 0.800] | 0.800 [0.700, 0.900] | 3.0 |")
+    assert bench.summary(rows)[0].count("|") == bench.summary(rows)[1].count("|")  # header and rule agree
