@@ -161,13 +161,11 @@ class InceptionKID(_Inception):
     requires = REQUIRES.format(name=name)
 
     def compute(self, run: EvalRun) -> MetricResult:
-        from ganforge.evaluation.metrics.kernel import SUBSETS, kernel_distance, subset_points
+        from ganforge.evaluation.metrics.kernel import kid_details
 
-        real, fake, halves = self.features(run)
-        mean, std = kernel_distance(real, fake, seed=run.seed)
-        floor, floor_std = kernel_distance(*halves, seed=run.seed)
-        details = {"kid": mean, "std": std, "subsets": SUBSETS, "subset_size": subset_points(len(real), len(fake)),
-                   "samples": len(fake), "real_vs_real": floor, "real_vs_real_std": floor_std}
-        return MetricResult((Headline("Inception KID", mean, std=std, higher_is_better=False, format="{:.4f}"),),
+        details = kid_details(*self.features(run), seed=run.seed)
+        mean = details["kid"]
+        return MetricResult((Headline("Inception KID", mean, std=details["std"], higher_is_better=False, format="{:.4f}"),),
                             details, score=mean, higher_is_better=False,
-                            context={f"Inception KID, {REAL_HALVES}": floor}, note=NOTE.format(what="KID", n=len(fake)))
+                            context={f"Inception KID, {REAL_HALVES}": details["real_vs_real"]},
+                            note=NOTE.format(what="KID", n=details["samples"]))

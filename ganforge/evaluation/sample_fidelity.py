@@ -44,16 +44,13 @@ class DomainKID(Metric):
         return labelled(run)
 
     def compute(self, run: EvalRun) -> MetricResult:
-        from ganforge.evaluation.metrics.kernel import SUBSET_SIZE, SUBSETS, kernel_distance, subset_points
+        from ganforge.evaluation.metrics.kernel import SUBSET_SIZE, SUBSETS, kid_details
 
-        real, fake, halves = _features(run)
-        mean, std = kernel_distance(real, fake, seed=run.seed)
-        floor, floor_std = kernel_distance(*halves, seed=run.seed)
-        details = {"kid": mean, "std": std, "subsets": SUBSETS, "subset_size": subset_points(len(real), len(fake)),
-                   "samples": len(fake), "real_vs_real": floor, "real_vs_real_std": floor_std}
-        head = Headline("domain KID", mean, std=std, higher_is_better=False, format="{:.3f}")
+        details = kid_details(*_features(run), seed=run.seed)
+        mean = details["kid"]
+        head = Headline("domain KID", mean, std=details["std"], higher_is_better=False, format="{:.3f}")
         return MetricResult((head,), details, score=mean, higher_is_better=False,
-                            context={f"domain KID, {REAL_HALVES}": floor},
+                            context={f"domain KID, {REAL_HALVES}": details["real_vs_real"]},
                             note=f"Domain KID: unbiased squared MMD between real and generated evaluator features "
                                  f"(cubic polynomial kernel), mean ± std over {SUBSETS} subsets of up to "
                                  f"{SUBSET_SIZE} (at most half the samples); about 0 when the two match, and unbiased in the sample count.")
