@@ -108,3 +108,22 @@ def test_a_run_without_ema_loads_its_trained_weights() -> None:
     with_ema = {**tensors, f"{PREFIX}.w": torch.full((1,), 2.0)}
     picked, weights = pick_generator(with_ema, raw=False)
     assert weights == "ema" and picked["generator.w"].item() == 2.0 and f"{PREFIX}.w" not in picked
+
+
+def test_the_average_leaves_training_unchanged(tiny_raw: dict[str, Any], registry: Registry) -> None:
+    # why a recipe can take train.ema without re-measuring what it trains: G, D and every other trained
+    # weight after a few steps are bitwise those of the same run without the average
+    def trained(raw: dict[str, Any]) -> dict[str, torch.Tensor]:
+        torch.manual_seed(0)
+        resolved = resolve(raw, registry)
+        trainer = Trainer(resolved, load_data(resolved), torch.device("cpu"))
+        for _ in range(4):
+            trainer.train_step()
+        tensors, _ = trainer.state()  # weights, optimizer moments, RNG: all a checkpoint holds
+        return {k: v.clone() for k, v in tensors.items() if not k.startswith(PREFIX + ".")}
+
+    plain = trained(copy.deepcopy(tiny_raw))
+    averaged = trained(_ema_raw(copy.deepcopy(tiny_raw), rampup=0.05))
+    assert plain.keys() == averaged.keys() and any(k.startswith("critic.") for k in plain)
+    for k, v in plain.items():
+        assert torch.equal(v, averaged[k]), k
