@@ -5,7 +5,8 @@
 ``train.channels_last`` and ``train.precision`` as shipped ('auto': bf16 on a CPU with native bf16)
 and in fp32, on the MNIST idx files and on the synthetic source. A run stopped at a checkpoint and
 continued by a fresh trainer must end bit-identical to a run that went straight through (issue 40:
-restored Adam moments used to lose the channels-last layout of their parameters).
+restored Adam moments used to lose the channels-last layout of their parameters). And a run with the moving
+average of G that the recipes keep trains bit-identically to the same run without it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 import torch
 
+from ganforge.model.ema import PREFIX
 from ganforge.runs import checkpoint
 from ganforge.training.loop import train
 from ganforge.recipe.model import load_recipe
@@ -112,6 +114,31 @@ def test_first_run_recipe_resume_is_exact(tmp_path: Path) -> None:
 @pytest.mark.parametrize("precision", ["auto", "fp32"])
 def test_conditional_resume_is_exact_on_synthetic_data(tmp_path: Path, precision: str) -> None:
     check_resume(tmp_path, "cgan_mnist", precision, "synthetic")
+
+
+def check_average_changes_nothing(tmp_path: Path, recipe: str, data: str) -> None:
+    """The recipe trained with a moving average of G and without one: every other tensor and metric equal."""
+    registry, sets = load_registry(), overrides(recipe, "auto", data, 4)
+    _train(registry, recipe, [*sets, "train.ema.half_life_kimg=0.05"], tmp_path / "averaged")
+    _train(registry, recipe, [*sets, "train.ema.half_life_kimg=0"], tmp_path / "plain")
+    (ta, ma), (tb, mb) = final_state(tmp_path / "averaged"), final_state(tmp_path / "plain")
+    assert any(k.startswith(PREFIX + ".") for k in ta) and not any(k.startswith(PREFIX + ".") for k in tb)
+    ta = {k: v for k, v in ta.items() if not k.startswith(PREFIX + ".")}
+    assert ta.keys() == tb.keys()
+    differ = [k for k in ta if not torch.equal(ta[k], tb[k])]
+    assert not differ, f"{len(differ)} tensors differ, e.g. {differ[:4]}"
+    assert ma == mb
+
+
+def test_moving_average_leaves_dcgan_training_unchanged(tmp_path: Path) -> None:
+    """vanilla_mnist's DCGAN conv / batch-norm networks, channels-last, precision 'auto'."""
+    check_average_changes_nothing(tmp_path, "vanilla_mnist", "synthetic")
+
+
+@pytest.mark.slow
+def test_moving_average_leaves_the_first_run_unchanged(tmp_path: Path) -> None:
+    """The README's first run as shipped (InfoGAN's networks, the plus regularizer), which keeps the average."""
+    check_average_changes_nothing(tmp_path, "infogan_glyphs", "glyphs")
 
 
 def _cli(recipe: str, sets: list[str], out: Path) -> subprocess.Popen:
