@@ -177,14 +177,21 @@ class ClassifierScore(Metric):
         return labelled(run)
 
     def compute(self, run: EvalRun) -> MetricResult:
-        from ganforge.evaluation.metrics import classifier_score
+        from ganforge.evaluation.metrics import classifier_score, score_entropies
 
         _, real = real_embedding(run)
         _, fake, _ = generated_embedding(run)
-        details = {"generated": classifier_score(fake), "real": classifier_score(real), "classes": run.data.num_classes}
+        # the score is exp(H(p(y)) − E H(p(y|x))): which of the two holds it down (uneven classes or unsure samples)
+        fake_marginal, fake_each = score_entropies(fake)
+        real_marginal, real_each = score_entropies(real)
+        details = {"generated": classifier_score(fake), "real": classifier_score(real), "classes": run.data.num_classes,
+                   "generated_marginal_entropy": fake_marginal, "generated_mean_entropy": fake_each,
+                   "real_marginal_entropy": real_marginal, "real_mean_entropy": real_each}
         head = Headline("classifier score", details["generated"], format="{:.2f}")
         return MetricResult((head,), details, score=details["generated"],
-                            context={"classifier score of real images": details["real"]}, note=EVALUATOR_NOTE)
+                            context={"classifier score of real images": details["real"],
+                                     "classifier's mean entropy on real images (nats)": real_each},
+                            note=EVALUATOR_NOTE)
 
 
 class LabelAccuracy(Metric):

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 import ganforge.evaluation.sample_quality as sq
 from ganforge.latent import OneHotFactor
-from ganforge.evaluation.sample_quality import ClassCoverage, GeneratedCodeAccuracy
+from ganforge.evaluation.sample_quality import ClassCoverage, ClassifierScore, GeneratedCodeAccuracy
 
 K, N, D = 3, 600, 4
 CENTRES = 6.0 * torch.eye(K, D)  # (K, D) each class's mean evaluator feature
@@ -151,3 +151,19 @@ def test_class_coverage_gives_away_samples_merely_called_a_class() -> None:
 def test_class_coverage_needs_labelled_data() -> None:
     codes = torch.arange(N) % K
     assert not ClassCoverage().applies(_Run(_Spec([]), codes, codes, _Data(num_classes=None)))  # type: ignore[arg-type]
+
+
+def test_classifier_score_says_whether_unsure_samples_or_uneven_classes_hold_it_down() -> None:
+    drawn = torch.arange(N) % K
+    run = _Run(_Spec([]), drawn, drawn)
+    sample = run.shared[sq._embed_generated]
+    unsure = sample.probs.clone()
+    unsure[: N // 2] = 1.0 / K  # half the samples between every class, the classes still drawn evenly
+    run.shared[sq._embed_generated] = sq.GeneratedSample(sample.features, unsure, None, sample.codes)
+    result = ClassifierScore().compute(run)  # type: ignore[arg-type]
+    d = result.details
+    assert d["generated_marginal_entropy"] == pytest.approx(math.log(K))
+    assert d["generated_mean_entropy"] == pytest.approx(0.5 * math.log(K))
+    assert d["generated"] == pytest.approx(math.exp(d["generated_marginal_entropy"] - d["generated_mean_entropy"]))
+    assert d["real_mean_entropy"] == pytest.approx(0.0)  # the real samples' one-hot probabilities
+    assert result.context["classifier's mean entropy on real images (nats)"] == pytest.approx(0.0)

@@ -3,7 +3,8 @@
 No training code and no plugin imports: evaluation plugins compute features / codes and call these.
 
 * :mod:`ganforge.evaluation.metrics.clustering`: confusion matrix, Hungarian-matched clustering accuracy.
-* :mod:`ganforge.evaluation.metrics.frechet`: feature statistics, Fréchet distance (FID), classifier score (IS).
+* :mod:`ganforge.evaluation.metrics.frechet`: feature statistics, Fréchet distance (FID), classifier score (IS) and its
+  two entropies.
 * :mod:`ganforge.evaluation.metrics.kernel`: KID (torchmetrics, the one module here that imports torch, lazily).
 * :mod:`ganforge.evaluation.metrics.manifold`: k-NN precision and recall, density and coverage.
 * :mod:`ganforge.evaluation.metrics.disentanglement`: discretisation, plug-in mutual information, MIG,
@@ -21,7 +22,7 @@ from ganforge.evaluation.metrics.disentanglement import (
     mig,
     mutual_information_matrix,
 )
-from ganforge.evaluation.metrics.frechet import classifier_score, feature_statistics, frechet_distance
+from ganforge.evaluation.metrics.frechet import classifier_score, feature_statistics, frechet_distance, score_entropies
 from ganforge.evaluation.metrics.kernel import kernel_distance
 from ganforge.evaluation.metrics.manifold import density_coverage, knn_radii, precision_recall
 
@@ -43,4 +44,5 @@ __all__ = [
     "mig",
     "mutual_information_matrix",
     "precision_recall",
+    "score_entropies",
 ]

@@ -97,3 +97,15 @@ def classifier_score(probs: Any, splits: int = 1) -> float:
         kl = rel_entr(part, marginal).sum(axis=1)  # (n_i,) = KL(p(y|x) || p(y))
         scores.append(np.exp(kl.mean()))
     return float(np.mean(scores))
+
+
+def score_entropies(probs: Any) -> tuple[float, float]:
+    """The classifier score's two parts from ``(N, K)`` class probabilities, in nats: the entropy of the
+    marginal H(p(y)) and the mean entropy E_x H(p(y|x)), so that with one split the score is
+    exp(H(p(y)) − E_x H(p(y|x))). A low score from classes drawn unevenly (dropped modes) shows in the first,
+    one from samples the classifier is unsure of (images between two classes) in the second."""
+    p = as_matrix(probs, "probs", np.float64)  # (N, K)
+    marginal = p.mean(axis=0)  # (K,)
+    h_marginal = float(-np.sum(marginal * np.log(marginal, where=marginal > 0, out=np.zeros_like(marginal))))
+    h_each = -np.sum(p * np.log(p, where=p > 0, out=np.zeros_like(p)), axis=1)  # (N,)
+    return h_marginal, float(h_each.mean())

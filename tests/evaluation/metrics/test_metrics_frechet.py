@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ganforge.evaluation.metrics import classifier_score, feature_statistics, frechet_distance
+from ganforge.evaluation.metrics import classifier_score, feature_statistics, frechet_distance, score_entropies
 
 
 def _psd_sqrt(a: np.ndarray) -> np.ndarray:
@@ -124,3 +124,16 @@ def test_matches_torchmetrics_fid_on_the_same_features() -> None:
     fid.update(torch.from_numpy(fake), real=False)
     ours = frechet_distance(*feature_statistics(real), *feature_statistics(fake))
     assert ours == pytest.approx(float(fid.compute()), rel=1e-6)
+
+
+def test_score_entropies_split_the_score() -> None:
+    probs = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.0, 0.0, 1.0], [1 / 3, 1 / 3, 1 / 3]])  # (4, 3)
+    h_marginal, h_each = score_entropies(probs)
+    assert classifier_score(probs) == pytest.approx(np.exp(h_marginal - h_each))
+    marginal = probs.mean(axis=0)
+    assert h_marginal == pytest.approx(-(marginal * np.log(marginal)).sum())
+    # one-hot rows: nothing unsure; one class only: nothing spread
+    assert score_entropies(np.eye(3)[[0, 1, 2, 0]])[1] == pytest.approx(0.0)
+    assert score_entropies(np.tile([0.0, 1.0, 0.0], (5, 1))) == pytest.approx((0.0, 0.0))
+    # unsure samples raise the mean entropy and leave the marginal's alone
+    assert score_entropies(np.full((6, 3), 1 / 3)) == pytest.approx((np.log(3), np.log(3)))
