@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg
-from scipy.special import rel_entr
+from scipy.special import entr, rel_entr
 
 from ganforge.evaluation.metrics._arrays import as_array, as_matrix
 
@@ -105,7 +105,5 @@ def score_entropies(probs: Any) -> tuple[float, float]:
     exp(H(p(y)) − E_x H(p(y|x))). A low score from classes drawn unevenly (dropped modes) shows in the first,
     one from samples the classifier is unsure of (images between two classes) in the second."""
     p = as_matrix(probs, "probs", np.float64)  # (N, K)
-    marginal = p.mean(axis=0)  # (K,)
-    h_marginal = float(-np.sum(marginal * np.log(marginal, where=marginal > 0, out=np.zeros_like(marginal))))
-    h_each = -np.sum(p * np.log(p, where=p > 0, out=np.zeros_like(p)), axis=1)  # (N,)
-    return h_marginal, float(h_each.mean())
+    h_each = entr(p).sum(axis=1)  # (N,) H(p(y|x)), with 0·log 0 = 0
+    return float(entr(p.mean(axis=0)).sum()), float(h_each.mean())
